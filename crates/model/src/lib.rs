@@ -1,0 +1,38 @@
+//! # storepulse-model
+//!
+//! The bottom of the StorePulse pipeline: what an event *is*. Every other crate speaks these types.
+//!
+//! - [`Event`] — the common envelope (`event_id`, `shop`, `ts`, `received_at`, `props`) around a typed
+//!   [`EventBody`] (behaviour, order, payment, login, ad click, page view).
+//! - [`Id`] — user/item/category ids: numeric ids take a fast path, other strings get a stable
+//!   surrogate (see [`Id::surrogate`]) whose original text the catalog keeps.
+//! - [`time`] — timestamps as unix seconds, unix milliseconds or RFC 3339, all normalised to UTC ms.
+//! - [`Reject`] — why a row was refused: the reason code, the field, the value as written, the rule.
+//! - [`Rules`] — validation settings (plausible time range, known actions).
+//! - [`schema`] — the Arrow schema of every lake table (light: `arrow-schema` only).
+//!
+//! ```
+//! use storepulse_model::{time::parse_ts, Rules};
+//! let ts = parse_ts("1511658000").unwrap();          // unix seconds
+//! assert_eq!(ts, parse_ts("1511658000000").unwrap()); // unix ms
+//! assert_eq!(ts, parse_ts("2017-11-26T01:00:00Z").unwrap());
+//! assert!(Rules::default().check_ts(ts).is_ok());
+//! ```
+//!
+//! Parsing of file formats lives in `storepulse-collect`; storage in `storepulse-store`.
+#![deny(missing_docs)]
+
+mod event;
+mod id;
+mod reject;
+mod rules;
+pub mod schema;
+pub mod time;
+
+pub use event::{
+    AdClick, Behavior, DEFAULT_SHOP, Event, EventBody, EventType, LOGIN_RESULTS, Login,
+    ORDER_STATUSES, Order, PageView, Payment, check_shop,
+};
+pub use id::Id;
+pub use reject::{Reason, Reject};
+pub use rules::Rules;
