@@ -1,0 +1,141 @@
+//! [`ChunkBuilder`]: turns parsed rows into a [`ParsedChunk`] — valid events into columns,
+//! everything else into quarantine records. Shared by every format.
+
+use crate::batch::EventBatch;
+use crate::formats::Parsed;
+use crate::quarantine::{QuarantineRecord, RowPos};
+use model::{Event, Id, Reject, Rules};
+
+/// An item dimension row learnt from an import (e.g. Online Retail's stock codes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemRecord {
+    /// The item id.
+    pub item_id: Id,
+    /// The item's category, when known.
+    pub category_id: Option<Id>,
+    /// Title / description.
+    pub title: Option<String>,
+    /// Latest unit price.
+    pub price: Option<f64>,
+    /// Time of the fact that taught us this, UTC ms.
+    pub updated_at: i64,
+}
+
+/// A run of consecutive source records after parsing and validation.
+pub struct ParsedChunk {
+    /// 1-based number of the first record this chunk covers.
+    pub first_record: u64,
+    /// How many source records (lines) it covers, good and bad.
+    pub records: u64,
+    /// Decompressed bytes it covers.
+    pub bytes: u64,
+    /// Valid events.
+    pub batch: EventBatch,
+    /// Rejected rows.
+    pub rejects: Vec<QuarantineRecord>,
+    /// Item dimension rows.
+    pub items: Vec<ItemRecord>,
+}
+
+/// Builds one [`ParsedChunk`].
+pub struct ChunkBuilder<'a> {
+    source: &'a str,
+    format: &'a str,
+    shop: &'a str,
+    rules: &'a Rules,
+    chunk: ParsedChunk,
+}
+
+impl<'a> ChunkBuilder<'a> {
+    /// Starts a chunk at record `first_record`.
+    pub fn new(
+        source: &'a str,
+        format: &'a str,
+        shop: &'a str,
+        rules: &'a Rules,
+        first_record: u64,
+    ) -> Self {
+        ChunkBuilder {
+            source,
+            format,
+            shop,
+            rules,
+            chunk: ParsedChunk {
+                first_record,
+                records: 0,
+                bytes: 0,
+                batch: EventBatch::new(),
+                rejects: Vec::new(),
+                items: Vec::new(),
+            },
+        }
+    }
+
+    /// Records handled so far.
+    pub fn records(&self) -> u64 {
+        self.chunk.records
+    }
+
+    /// Valid rows held so far.
+    pub fn rows(&self) -> usize {
+        self.chunk.batch.len()
+    }
+
+    /// Takes the result of parsing one record (`line` is its 1-based number, `raw` its text).
+    #[inline]
+    pub fn record(
+        &mut self,
+        line: u64,
+        offset: Option<u64>,
+        raw: &[u8],
+        parsed: Result<Parsed, Reject>,
+    ) {
+        self.chunk.records += 1;
+        self.chunk.bytes += raw.len() as u64 + 1;
+        match parsed {
+            Ok(Parsed::Skip) => {}
+            Ok(Parsed::Fast(ts, u, i, c, a)) => self
+                .chunk
+                .batch
+                .push_behavior_fast(self.shop, ts, u, i, c, a),
+            Ok(Parsed::Event(e)) => self.event(line, offset, raw, &e),
+            Err(r) => self.reject(line, offset, raw, r),
+        }
+    }
+
+    /// Validates and keeps (or quarantines) one event.
+    pub fn event(&mut self, line: u64, offset: Option<u64>, raw: &[u8], e: &Event) {
+        match e.validate(self.rules) {
+            Ok(()) => self.chunk.batch.push(e),
+            Err(r) => self.reject(line, offset, raw, r),
+        }
+    }
+
+    /// Quarantines one row.
+    pub fn reject(&mut self, line: u64, offset: Option<u64>, raw: &[u8], r: Reject) {
+        let pos = RowPos {
+            source: self.source,
+            format: self.format,
+            shop: self.shop,
+            line,
+            offset,
+        };
+        self.chunk.rejects.push(QuarantineRecord::new(&pos, raw, r));
+    }
+
+    /// Adds an item dimension row.
+    pub fn item(&mut self, item: ItemRecord) {
+        self.chunk.items.push(item);
+    }
+
+    /// Counts a record that needs no parsing (a header).
+    pub fn skip(&mut self, raw_len: usize) {
+        self.chunk.records += 1;
+        self.chunk.bytes += raw_len as u64 + 1;
+    }
+
+    /// Finishes the chunk.
+    pub fn finish(self) -> ParsedChunk {
+        self.chunk
+    }
+}

@@ -1,0 +1,330 @@
+//! The parse pipeline: a reader thread cuts the input into line-aligned blocks, a pool of
+//! workers parses them in parallel, and [`ChunkStream`] hands the results back in input order.
+//! Channels are bounded, so memory stays constant whatever the input size.
+
+use crate::chunk::{ChunkBuilder, ParsedChunk};
+use crate::format::Format;
+use crate::formats::{LineOptions, parse_line};
+use crate::source::Opened;
+use crossbeam_channel::{Receiver, Sender, bounded};
+use model::{DEFAULT_SHOP, Reason, Reject};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
+use std::thread;
+
+/// Lines longer than this are quarantined (truncated) instead of growing memory without bound.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// How an import parses its input.
+#[derive(Debug, Clone)]
+pub struct ParseOptions {
+    /// The input format.
+    pub format: Format,
+    /// Shop and validation rules.
+    pub line: LineOptions,
+    /// Parser threads (0 = number of CPUs).
+    pub threads: usize,
+    /// Bytes per parallel block.
+    pub chunk_bytes: usize,
+    /// Records already imported (resume point): they are read past, not parsed.
+    pub skip_records: u64,
+    /// Settings of the record formats (CSV mapping, naive-time offset).
+    pub records: crate::formats::records::RecordOptions,
+}
+
+impl ParseOptions {
+    /// Defaults for a format.
+    pub fn new(format: Format) -> ParseOptions {
+        ParseOptions {
+            format,
+            line: LineOptions::default(),
+            threads: 0,
+            chunk_bytes: 4 << 20,
+            skip_records: 0,
+            records: Default::default(),
+        }
+    }
+}
+
+/// Why an import could not go on (as opposed to a bad row, which is quarantined).
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// Reading the input failed.
+    #[error("reading {source_name}: {err}")]
+    Io {
+        /// The input.
+        source_name: String,
+        /// The error.
+        err: std::io::Error,
+    },
+    /// The input as a whole is not in the expected format.
+    #[error("{source_name} is not valid {format}: {message}")]
+    Format {
+        /// The input.
+        source_name: String,
+        /// The format.
+        format: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+type Msg = Result<(u64, ParsedChunk), CollectError>;
+
+/// Parsed chunks in input order.
+pub struct ChunkStream {
+    rx: Receiver<Msg>,
+    pending: BTreeMap<u64, ParsedChunk>,
+    next: u64,
+    failed: bool,
+}
+
+impl Iterator for ChunkStream {
+    type Item = Result<ParsedChunk, CollectError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            if let Some(c) = self.pending.remove(&self.next) {
+                self.next += 1;
+                return Some(Ok(c));
+            }
+            match self.rx.recv() {
+                Ok(Ok((seq, c))) => {
+                    self.pending.insert(seq, c);
+                }
+                Ok(Err(e)) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+/// Starts parsing an opened input.
+pub fn parse(opened: Opened, opts: ParseOptions) -> ChunkStream {
+    let threads = if opts.threads == 0 {
+        thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    } else {
+        opts.threads
+    };
+    let (tx, rx) = bounded::<Msg>(threads * 2 + 2);
+    let opts = Arc::new(opts);
+    let name: Arc<str> = opened.name.clone().into();
+    let mut reader = BufReader::with_capacity(1 << 20, opened.reader);
+    let json_array = opts.format == Format::Ndjson && starts_with_bracket(&mut reader);
+    if opts.format.is_line_based() && !json_array {
+        let (work_tx, work_rx) = bounded::<Block>(threads * 2);
+        for _ in 0..threads {
+            let (work_rx, tx, opts, name) =
+                (work_rx.clone(), tx.clone(), opts.clone(), name.clone());
+            thread::spawn(move || {
+                for block in work_rx {
+                    let chunk = parse_block(&block, &opts, &name);
+                    if tx.send(Ok((block.seq, chunk))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        thread::spawn(move || {
+            if let Err(err) = cut_blocks(reader, &opts, work_tx) {
+                let _ = tx.send(Err(CollectError::Io {
+                    source_name: name.to_string(),
+                    err,
+                }));
+            }
+        });
+    } else {
+        thread::spawn(move || {
+            let mut seq = 0u64;
+            let mut emit = |c: ParsedChunk| {
+                let ok = tx.send(Ok((seq, c))).is_ok();
+                seq += 1;
+                ok
+            };
+            let format = if json_array {
+                crate::formats::records::RecordFormat::JsonArray
+            } else {
+                opts.format.into()
+            };
+            if let Err(e) =
+                crate::formats::records::read(format, Box::new(reader), &opts, &name, &mut emit)
+            {
+                let _ = tx.send(Err(e));
+            }
+        });
+    }
+    ChunkStream {
+        rx,
+        pending: BTreeMap::new(),
+        next: 0,
+        failed: false,
+    }
+}
+
+fn starts_with_bracket<R: Read>(r: &mut BufReader<R>) -> bool {
+    loop {
+        let Ok(buf) = r.fill_buf() else { return false };
+        if buf.is_empty() {
+            return false;
+        }
+        match buf.iter().position(|c| !c.is_ascii_whitespace()) {
+            Some(p) => return buf[p] == b'[',
+            None => {
+                let n = buf.len();
+                r.consume(n);
+            }
+        }
+    }
+}
+
+/// A line-aligned block of input.
+struct Block {
+    seq: u64,
+    first_line: u64,
+    offset: u64,
+    data: Vec<u8>,
+    /// Set when the block is one over-long line, cut at [`MAX_LINE_BYTES`].
+    oversized: bool,
+}
+
+fn cut_blocks(mut r: impl BufRead, opts: &ParseOptions, tx: Sender<Block>) -> std::io::Result<()> {
+    let (mut seq, mut line, mut offset) = (0u64, 1u64, 0u64);
+    // Resume: read past records already imported.
+    while line <= opts.skip_records {
+        let mut skipped = Vec::new();
+        let n = r.read_until(b'\n', &mut skipped)?;
+        if n == 0 {
+            return Ok(());
+        }
+        offset += n as u64;
+        line += 1;
+    }
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let mut data = std::mem::take(&mut carry);
+        let want = opts.chunk_bytes.max(1 << 16);
+        let start = data.len();
+        data.resize(start + want, 0);
+        let mut filled = start;
+        while filled < data.len() {
+            let k = r.read(&mut data[filled..])?;
+            if k == 0 {
+                break;
+            }
+            filled += k;
+        }
+        data.truncate(filled);
+        let eof = filled < start + want;
+        if data.is_empty() {
+            return Ok(());
+        }
+        let cut = if eof {
+            Some(data.len())
+        } else {
+            memchr::memrchr(b'\n', &data).map(|p| p + 1)
+        };
+        let oversized;
+        match cut {
+            Some(c) => {
+                carry = data.split_off(c);
+                oversized = false;
+            }
+            None if data.len() >= MAX_LINE_BYTES => {
+                // One line bigger than the limit: quarantine its head, skip the rest of it.
+                data.truncate(MAX_LINE_BYTES);
+                skip_to_newline(&mut r)?;
+                oversized = true;
+            }
+            None => {
+                carry = data;
+                continue;
+            }
+        }
+        let lines = if oversized {
+            1
+        } else {
+            memchr::memchr_iter(b'\n', &data).count() as u64 + u64::from(!data.ends_with(b"\n"))
+        };
+        let len = data.len() as u64;
+        if tx
+            .send(Block {
+                seq,
+                first_line: line,
+                offset,
+                data,
+                oversized,
+            })
+            .is_err()
+        {
+            return Ok(());
+        }
+        seq += 1;
+        line += lines;
+        offset += len;
+        if eof && carry.is_empty() {
+            return Ok(());
+        }
+    }
+}
+
+fn skip_to_newline(r: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        if let Some(p) = memchr::memchr(b'\n', buf) {
+            r.consume(p + 1);
+            return Ok(());
+        }
+        let n = buf.len();
+        r.consume(n);
+    }
+}
+
+fn parse_block(block: &Block, opts: &ParseOptions, name: &str) -> ParsedChunk {
+    let shop = opts.line.shop.as_deref().unwrap_or(DEFAULT_SHOP);
+    let mut b = ChunkBuilder::new(
+        name,
+        opts.format.name(),
+        shop,
+        &opts.line.rules,
+        block.first_line,
+    );
+    if block.oversized {
+        let r = Reject::row(
+            Reason::Malformed,
+            format!("line longer than {MAX_LINE_BYTES} bytes"),
+        );
+        b.record(
+            block.first_line,
+            Some(block.offset),
+            &block.data[..4096.min(block.data.len())],
+            Err(r),
+        );
+        return b.finish();
+    }
+    let data = &block.data[..];
+    let (mut start, mut line) = (0usize, block.first_line);
+    while start < data.len() {
+        let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |p| start + p);
+        let raw = &data[start..end];
+        b.record(
+            line,
+            Some(block.offset + start as u64),
+            raw,
+            parse_line(opts.format, raw, &opts.line),
+        );
+        start = end + 1;
+        line += 1;
+    }
+    b.finish()
+}
