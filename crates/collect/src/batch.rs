@@ -15,8 +15,8 @@ pub const ACTION_KEYS: [&str; 4] = ["pv", "cart", "fav", "buy"];
 pub struct EventBatch {
     tables: Vec<((EventType, String), Columns)>,
     rows: usize,
-    /// Every `(shop, event_id)` in the batch, for exact dedup by the store.
-    pub event_ids: Vec<(String, String)>,
+    /// Original text of string-keyed ids: (`user` | `item`, key), for the catalog.
+    pub keys: Vec<(&'static str, String)>,
 }
 
 /// A finished table slice of a batch.
@@ -55,20 +55,20 @@ impl EventBatch {
         self.rows == 0
     }
 
-    fn table(&mut self, t: EventType, shop: &str) -> &mut Columns {
+    fn slot(&mut self, t: EventType, shop: &str) -> usize {
         // A batch holds few tables: a linear scan avoids allocating a key per row.
-        let pos = match self
-            .tables
-            .iter()
-            .position(|((tt, s), _)| *tt == t && s == shop)
-        {
+        match self.tables.iter().position(|((tt, s), _)| *tt == t && s == shop) {
             Some(p) => p,
             None => {
                 self.tables.push(((t, shop.to_string()), new_columns(t)));
                 self.tables.len() - 1
             }
-        };
-        &mut self.tables[pos].1
+        }
+    }
+
+    fn table(&mut self, t: EventType, shop: &str) -> &mut Columns {
+        let slot = self.slot(t, shop);
+        &mut self.tables[slot].1
     }
 
     /// Fast path for numeric behaviour rows (Taobao-shaped input): `action_key` indexes
@@ -101,13 +101,13 @@ impl EventBatch {
         self.rows += 1;
     }
 
-    /// Appends one (already validated) event.
-    pub fn push(&mut self, e: &Event) {
+    /// Appends one (already validated) event; returns its (table slot, row) position.
+    pub fn push(&mut self, e: &Event) -> (usize, usize) {
         let shop = e.shop.as_deref().unwrap_or(DEFAULT_SHOP);
-        if let Some(id) = &e.event_id {
-            self.event_ids.push((shop.to_string(), id.clone()));
-        }
-        let c = self.table(e.event_type(), shop);
+        self.note_keys(e);
+        let slot = self.slot(e.event_type(), shop);
+        let row = self.tables[slot].1.rows;
+        let c = &mut self.tables[slot].1;
         let cols = &mut c.cols;
         let id = |i: &Id| Some(i.as_i64());
         cols[0].i64(Some(e.ts));
@@ -173,13 +173,35 @@ impl EventBatch {
         cols[k + 2].str(props.as_deref());
         c.rows += 1;
         self.rows += 1;
+        (slot, row)
     }
 
-    /// Finishes into one Arrow batch per (table, shop).
+    fn note_keys(&mut self, e: &Event) {
+        let (user, item) = match &e.body {
+            EventBody::Behavior(b) => (Some(&b.user_id), Some(&b.item_id)),
+            EventBody::Order(o) => (o.user_id.as_ref(), o.item_id.as_ref()),
+            EventBody::Login(l) => (Some(&l.user_id), None),
+            EventBody::AdClick(a) => (Some(&a.user_id), None),
+            EventBody::PageView(p) => (p.user_id.as_ref(), None),
+            EventBody::Payment(_) => (None, None),
+        };
+        if let Some(Id::Key(k)) = user {
+            self.keys.push(("user", k.to_string()));
+        }
+        if let Some(Id::Key(k)) = item {
+            self.keys.push(("item", k.to_string()));
+        }
+    }
+
+    /// The (table, shop) of a slot returned by [`EventBatch::push`].
+    pub fn slot_key(&self, slot: usize) -> (EventType, &str) {
+        let ((t, s), _) = &self.tables[slot];
+        (*t, s)
+    }
+
+    /// Finishes into one Arrow batch per (table, shop), in slot order.
     pub fn finish(self) -> Result<Vec<TableBatch>, ArrowError> {
-        let mut tables = self.tables;
-        tables.sort_by(|a, b| a.0.cmp(&b.0));
-        tables
+        self.tables
             .into_iter()
             .map(|((table, shop), cols)| {
                 Ok(TableBatch {

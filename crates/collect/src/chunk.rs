@@ -35,6 +35,28 @@ pub struct ParsedChunk {
     pub rejects: Vec<QuarantineRecord>,
     /// Item dimension rows.
     pub items: Vec<ItemRecord>,
+    /// Rows that carry an `event_id`, for exact dedup by the store.
+    pub ids: Vec<IdRow>,
+}
+
+/// A kept row with a client `event_id`: where it sits, and its raw text in case it turns out to
+/// be a duplicate and must be quarantined.
+#[derive(Debug, Clone)]
+pub struct IdRow {
+    /// Table slot in the chunk's [`EventBatch`].
+    pub slot: usize,
+    /// Row within that slot.
+    pub row: usize,
+    /// The shop.
+    pub shop: String,
+    /// The event id.
+    pub event_id: String,
+    /// 1-based record number.
+    pub line: u64,
+    /// Byte offset.
+    pub offset: Option<u64>,
+    /// Raw text.
+    pub raw: Vec<u8>,
 }
 
 /// Builds one [`ParsedChunk`].
@@ -67,6 +89,7 @@ impl<'a> ChunkBuilder<'a> {
                 batch: EventBatch::new(),
                 rejects: Vec::new(),
                 items: Vec::new(),
+                ids: Vec::new(),
             },
         }
     }
@@ -106,7 +129,20 @@ impl<'a> ChunkBuilder<'a> {
     /// Validates and keeps (or quarantines) one event.
     pub fn event(&mut self, line: u64, offset: Option<u64>, raw: &[u8], e: &Event) {
         match e.validate(self.rules) {
-            Ok(()) => self.chunk.batch.push(e),
+            Ok(()) => {
+                let (slot, row) = self.chunk.batch.push(e);
+                if let Some(id) = &e.event_id {
+                    self.chunk.ids.push(IdRow {
+                        slot,
+                        row,
+                        shop: e.shop().to_string(),
+                        event_id: id.clone(),
+                        line,
+                        offset,
+                        raw: raw.to_vec(),
+                    });
+                }
+            }
             Err(r) => self.reject(line, offset, raw, r),
         }
     }
@@ -137,5 +173,12 @@ impl<'a> ChunkBuilder<'a> {
     /// Finishes the chunk.
     pub fn finish(self) -> ParsedChunk {
         self.chunk
+    }
+
+    /// Quarantines a row that was kept but turned out to be a duplicate (used by the store).
+    pub fn duplicate_record(source: &str, format: &str, id: &IdRow) -> QuarantineRecord {
+        let pos = RowPos { source, format, shop: &id.shop, line: id.line, offset: id.offset };
+        let r = Reject::field(model::Reason::Duplicate, "event_id", &id.event_id, "an event with this event_id was already accepted for this shop");
+        QuarantineRecord::new(&pos, &id.raw, r)
     }
 }

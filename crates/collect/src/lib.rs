@@ -37,7 +37,7 @@ mod quarantine;
 pub mod source;
 
 pub use batch::{ACTION_KEYS, EventBatch, TableBatch};
-pub use chunk::{ChunkBuilder, ItemRecord, ParsedChunk};
+pub use chunk::{ChunkBuilder, IdRow, ItemRecord, ParsedChunk};
 pub use format::Format;
 pub use pipeline::{ChunkStream, CollectError, MAX_LINE_BYTES, ParseOptions, parse};
 pub use quarantine::{QuarantineRecord, RowPos, now_ms};

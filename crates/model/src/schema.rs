@@ -92,6 +92,7 @@ pub fn event_schema(t: EventType) -> SchemaRef {
 /// The item dimension: `item_key` holds the original text of a surrogate id.
 pub fn item_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
+        f("shop", DataType::Utf8, false),
         f("item_id", DataType::Int64, false),
         f("item_key", DataType::Utf8, true),
         f("category_id", DataType::Int64, true),
@@ -105,6 +106,7 @@ pub fn item_schema() -> SchemaRef {
 /// The user dimension.
 pub fn user_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
+        f("shop", DataType::Utf8, false),
         f("user_id", DataType::Int64, false),
         f("user_key", DataType::Utf8, true),
         f("attributes", DataType::Utf8, true),

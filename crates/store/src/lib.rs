@@ -1,1 +1,43 @@
-//! stub
+//! # storepulse-store
+//!
+//! The durable store: everything accepted is kept here, in an open Parquet lake.
+//!
+//! ```text
+//! data dir/
+//!   wal/        write-ahead log for small appends (group-commit fsync), folded into the lake
+//!   lake/       <table>/shop=<shop>/dt=<YYYY-MM-DD>/part-<seq>.parquet + _manifest.json
+//!   quarantine/ rejected rows (NDJSON), listed in the manifest
+//!   catalog/    item.parquet, user.parquet (dimensions and string-id keys)
+//!   state/      event id index for exact dedup
+//! ```
+//!
+//! - [`Store`] — open/recover, [`Store::prepare`] + [`Store::commit`] (atomic, crash-safe).
+//! - [`import`] — drives a `collect` chunk stream into the store with resumable progress.
+//! - [`Wal`] — appends acknowledged after fsync, folded into the lake in the background.
+//! - [`reader`] — Arrow record batch streams filtered by table, shop and time range.
+//! - [`maintenance`] — compaction of small files and retention by age.
+//!
+//! Parsing lives in `storepulse-collect`; queries over the lake in later stages.
+#![deny(missing_docs)]
+
+mod catalog;
+mod dedup;
+mod fsutil;
+pub mod import;
+pub mod maintenance;
+mod manifest;
+mod quarantine;
+pub mod reader;
+mod segment;
+mod stats;
+mod store;
+mod tz;
+mod wal;
+
+pub use catalog::{Catalog, ItemRow, UserRow};
+pub use manifest::{FileEntry, ImportProgress, Manifest, QuarantineFile};
+pub use quarantine::replayable;
+pub use stats::{LakeStats, TableStats, stats};
+pub use store::{CommitSummary, Prepared, Preparer, Store, StoreConfig, StoreError, manifest_path};
+pub use tz::Zone;
+pub use wal::{Wal, WalConfig};

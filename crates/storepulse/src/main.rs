@@ -1,1 +1,42 @@
-fn main() {}
+//! `storepulse`: the command-line entry point. It parses arguments, loads the configuration and
+//! calls into the library crates; all real work lives there.
+//!
+//! ```text
+//! import / gen ─► collect (parse, clean, quarantine) ─► store (WAL, Parquet lake, catalog)
+//! stats / quarantine / compact ─► store
+//! ```
+
+mod cli;
+mod cmd;
+mod config;
+mod fmt;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STOREPULSE_LOG")
+        .unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match cmd::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`storepulse stats | head`) is not an error.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

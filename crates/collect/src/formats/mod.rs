@@ -3,7 +3,12 @@
 
 pub mod access_log;
 pub mod course;
+mod csv_lines;
+mod csv_mapped;
+mod json_array;
 pub mod ndjson;
+mod online_retail;
+mod parquet_in;
 pub mod records;
 pub mod taobao;
 

@@ -1,0 +1,422 @@
+//! Sessions and the behaviour funnel.
+//!
+//! Each slot (see `rhythm.rs`) is generated from its own random stream: sessions are drawn one
+//! after another until the slot's exact event budget is used (the last one is cut short). A
+//! session has
+//!
+//! - a **user** drawn by activity, a **start** drawn by the minute-level rhythm;
+//! - a **length**: a mix of two geometric laws (55% short, mean 3; 45% long, mean 16; at most
+//!   300), mean ≈ 8.8 events;
+//! - 1-3 **categories** (65% one, 25% two, 10% three), each one of the user's interests 80% of
+//!   the time, otherwise drawn by global traffic; 20% of new page views switch category;
+//! - **gaps** between events: log-normal, median 20 s, σ 1.1, within 1 s..10 min; the whole
+//!   session is squeezed into 30 minutes (and into the run's range) when longer;
+//! - a **channel** (app 72%, web 18%, ad 10%) and a login at the start (30% of sessions);
+//! - the **funnel**: the first event is a page view; later events are page views (18% of them
+//!   revisit an item seen in the session), or a cart/fav of a recently viewed item, or a buy
+//!   of an item in the cart (55% when the cart is not empty) or of the last viewed one. The
+//!   draw probabilities are calibrated from the length law so the overall mix equals
+//!   Taobao's ([`TAOBAO_MIX`]) despite the forced page views and planted bundle buys.
+
+use crate::world::Model;
+use crate::patterns::BUNDLE_SHARE;
+use crate::record::{Kind, Rec, session_key};
+use crate::rhythm::SESSION_SPAN_SECS;
+use crate::rng::{NormalTable, Rng, exp, hash2};
+use crate::users::INTEREST_WEIGHTS;
+
+/// Share of each behaviour in Taobao UserBehavior (pv, cart, fav, buy).
+pub const TAOBAO_MIX: [(&str, f64); 4] = [
+    ("pv", 0.8917),
+    ("cart", 0.0550),
+    ("fav", 0.0307),
+    ("buy", 0.0226),
+];
+
+pub(crate) const LEN_MAX: u32 = 300;
+const SHORT_SHARE: f64 = 0.55;
+const SHORT_MEAN: f64 = 3.0;
+const LONG_MEAN: f64 = 16.0;
+const GAP_MEDIAN_SECS: f64 = 20.0;
+const GAP_SIGMA: f64 = 1.1;
+const GAP_MAX_SECS: f64 = 600.0;
+const P_REVISIT: f64 = 0.18;
+const P_SWITCH_CATEGORY: f64 = 0.2;
+const P_INTEREST: f64 = 0.8;
+const P_BUY_FROM_CART: f64 = 0.55;
+const P_LOGIN: f64 = 0.3;
+/// Channels of a session: app, web, ad (cumulative shares).
+const CHANNEL_CUM: [f64; 2] = [0.72, 0.90];
+pub(crate) const CHANNEL_WEB: u8 = 1;
+pub(crate) const CHANNEL_AD: u8 = 2;
+pub(crate) const CHANNELS: [&str; 3] = ["app", "web", "ad"];
+
+/// The session laws of a run, with the calibrated action probabilities.
+pub(crate) struct SessionModel {
+    len_cdf: Vec<f64>,
+    /// Cumulative thresholds (of 2^64) of cart, fav, buy for a free position.
+    thresholds: [u64; 3],
+    gaps: Vec<u16>,
+}
+
+/// What is drawn about a session before its events.
+pub(crate) struct Header {
+    pub(crate) key: u64,
+    pub(crate) user: u32,
+    pub(crate) len: u32,
+    /// Start, seconds after the run's start.
+    pub(crate) start: u64,
+    pub(crate) channel: u8,
+    pub(crate) login: bool,
+    /// Seconds between the start (login / ad click) and the first behaviour event.
+    pub(crate) lead: u32,
+}
+
+fn to_threshold(p: f64) -> u64 {
+    (p.clamp(0.0, 1.0) * 18_446_744_073_709_551_615.0) as u64
+}
+
+impl SessionModel {
+    /// Builds the laws; `pattern_sizes` are the sizes of the planted patterns.
+    pub(crate) fn new(pattern_sizes: &[usize], normal: &NormalTable) -> SessionModel {
+        let (mut short, mut long) = (1.0 / SHORT_MEAN, 1.0 / LONG_MEAN);
+        let pmf: Vec<f64> = (1..=LEN_MAX)
+            .map(|_| {
+                let p = SHORT_SHARE * short + (1.0 - SHORT_SHARE) * long;
+                short *= 1.0 - 1.0 / SHORT_MEAN;
+                long *= 1.0 - 1.0 / LONG_MEAN;
+                p
+            })
+            .collect();
+        let total: f64 = pmf.iter().sum();
+        let mut acc = 0.0;
+        let len_cdf: Vec<f64> = pmf
+            .iter()
+            .map(|p| {
+                acc += p / total;
+                acc
+            })
+            .collect();
+        let mean: f64 = pmf
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i + 1) as f64 * p / total)
+            .sum();
+        let at_least = |l: usize| -> f64 {
+            if l <= 1 {
+                1.0
+            } else {
+                1.0 - len_cdf[(l - 2).min(len_cdf.len() - 1)]
+            }
+        };
+        // Expected forced page views and forced buys per session.
+        let np = pattern_sizes.len().max(1) as f64;
+        let bundle_buys: f64 = pattern_sizes
+            .iter()
+            .map(|k| BUNDLE_SHARE / np * *k as f64 * at_least(2 * k + 1))
+            .sum();
+        let forced_pv = 1.0 + bundle_buys;
+        let free = mean - forced_pv - bundle_buys;
+        let share = |name: &str| {
+            TAOBAO_MIX
+                .iter()
+                .find(|m| m.0 == name)
+                .map(|m| m.1)
+                .unwrap_or(0.0)
+        };
+        let p_cart = share("cart") * mean / free;
+        let p_fav = share("fav") * mean / free;
+        let p_buy = ((share("buy") * mean - bundle_buys) / free).max(0.0);
+        let thresholds = [
+            to_threshold(p_cart),
+            to_threshold(p_cart + p_fav),
+            to_threshold(p_cart + p_fav + p_buy),
+        ];
+        let gaps = (0..4096u64)
+            .map(|i| {
+                let z = normal.sample(i << 52);
+                (GAP_MEDIAN_SECS * exp(GAP_SIGMA * z)).clamp(1.0, GAP_MAX_SECS) as u16
+            })
+            .collect();
+        SessionModel {
+            len_cdf,
+            thresholds,
+            gaps,
+        }
+    }
+
+    fn length(&self, u: f64) -> u32 {
+        (self.len_cdf.partition_point(|c| *c <= u) as u32 + 1).min(LEN_MAX)
+    }
+}
+
+/// A small ring of the latest (item, category) pairs.
+struct Ring {
+    buf: [(u32, u32); 8],
+    n: usize,
+}
+
+impl Ring {
+    fn push(&mut self, v: (u32, u32)) {
+        self.buf[self.n % 8] = v;
+        self.n += 1;
+    }
+    fn last(&self) -> (u32, u32) {
+        self.buf[(self.n + 7) % 8]
+    }
+    fn pick(&self, rng: &mut Rng) -> (u32, u32) {
+        self.buf[rng.below(self.n.min(8) as u64) as usize]
+    }
+}
+
+/// Items in the cart (at most 8; a full cart replaces its newest entry).
+struct Cart {
+    buf: [(u32, u32); 8],
+    len: usize,
+}
+
+impl Cart {
+    fn push(&mut self, v: (u32, u32)) {
+        if self.len < 8 {
+            self.len += 1;
+        }
+        self.buf[self.len - 1] = v;
+    }
+    fn take(&mut self, rng: &mut Rng) -> (u32, u32) {
+        let j = rng.below(self.len as u64) as usize;
+        let v = self.buf[j];
+        self.buf[j] = self.buf[self.len - 1];
+        self.len -= 1;
+        v
+    }
+}
+
+/// Generates the sessions of a slot. Behaviour records go to `out`; with `all`, `extra` is
+/// called after each session with its header and behaviour records to add the other types.
+/// Only records with `lo_ms <= ts < hi_ms` are kept.
+pub(crate) fn gen_slot(
+    m: &Model,
+    slot: u32,
+    lo_ms: i64,
+    hi_ms: i64,
+    out: &mut Vec<Rec>,
+    mut extra: Option<&mut dyn FnMut(&Header, &[Rec], &mut Vec<Rec>)>,
+    tmp: &mut Vec<Rec>,
+) {
+    let plan = &m.plan;
+    let mut left = plan.slot_budget(slot);
+    let (m0, m1) = plan.slot_minute_range(slot);
+    let mut rng = Rng::new(hash2(m.cfg.seed ^ 0x5107, slot as u64));
+    let mut index = 0u32;
+    // Each session draws the next one's user first thing, so the (cache-missing) lookup in the
+    // user table overlaps with generating the current session.
+    let mut next_user = m.users.sample(rng.u64());
+    while left > 0 {
+        let p0 = out.len();
+        let ctx = SlotCtx {
+            slot,
+            index,
+            left,
+            m0,
+            m1,
+        };
+        let hdr = session(m, &mut rng, &ctx, &mut next_user, out);
+        left -= hdr.len as u64;
+        index += 1;
+        if let Some(f) = extra.as_deref_mut() {
+            tmp.clear();
+            f(&hdr, &out[p0..], tmp);
+            out.extend_from_slice(tmp);
+        }
+        // Keep only this chunk's records.
+        let mut w = p0;
+        for r in p0..out.len() {
+            let ts = out[r].ts;
+            if ts >= lo_ms && ts < hi_ms {
+                out[w] = out[r];
+                w += 1;
+            }
+        }
+        out.truncate(w);
+    }
+}
+
+/// Where a session is drawn: its slot, index in the slot, the slot's remaining budget and
+/// minutes.
+struct SlotCtx {
+    slot: u32,
+    index: u32,
+    left: u64,
+    m0: u32,
+    m1: u32,
+}
+
+/// Draws one session of at most `ctx.left` events and pushes its behaviour records. The
+/// session's user is `next_user`, which is replaced by the next session's.
+fn session(
+    m: &Model,
+    rng: &mut Rng,
+    ctx: &SlotCtx,
+    next_user: &mut u32,
+    out: &mut Vec<Rec>,
+) -> Header {
+    let sm = &m.sessions;
+    let catalog = &m.catalog;
+    let user = *next_user;
+    *next_user = m.users.sample(rng.u64());
+    let len = (sm.length(rng.unit()) as u64).min(ctx.left) as u32;
+    let minute = m.plan.sample_minute(rng.unit(), ctx.m0, ctx.m1);
+    let start = minute as u64 * 60 + rng.below(60);
+    let u = rng.unit();
+    let channel = if u < CHANNEL_CUM[0] {
+        0
+    } else if u < CHANNEL_CUM[1] {
+        CHANNEL_WEB
+    } else {
+        CHANNEL_AD
+    };
+    let login = rng.chance(P_LOGIN);
+    let lead_draw = 2 + rng.below(15) as u32;
+    let lead = if login || channel == CHANNEL_AD {
+        lead_draw
+    } else {
+        0
+    };
+    let bundle_draw = rng.chance(BUNDLE_SHARE);
+    let pick = rng.below(m.patterns.sets.len() as u64) as usize;
+    let bundle = m
+        .patterns
+        .sets
+        .get(pick)
+        .filter(|p| bundle_draw && len as usize > 2 * p.len());
+    // Session categories.
+    let u = rng.unit();
+    let n_cats = 1 + (u < 0.35) as usize + (u < 0.10) as usize;
+    let mut cats = [0u32; 3];
+    for c in cats.iter_mut().take(n_cats) {
+        *c = if rng.chance(P_INTEREST) {
+            let v = rng.unit();
+            let j = if v < INTEREST_WEIGHTS[0] {
+                0
+            } else if v < INTEREST_WEIGHTS[0] + INTEREST_WEIGHTS[1] {
+                1
+            } else {
+                2
+            };
+            m.users.interest(user, j, catalog)
+        } else {
+            catalog.sample_category(rng.u64())
+        };
+    }
+    let key = session_key(ctx.slot, ctx.index);
+    let mut viewed = Ring {
+        buf: [(0, 0); 8],
+        n: 0,
+    };
+    let mut cart = Cart {
+        buf: [(0, 0); 8],
+        len: 0,
+    };
+    let mut cur = 0usize;
+    let mut offset = 0u64;
+    let p0 = out.len();
+    let k = bundle.map_or(0, |b| b.len());
+    for i in 0..len {
+        let checkout = bundle.is_some() && i >= len - k as u32;
+        offset += if i == 0 {
+            lead as u64
+        } else if checkout {
+            rng.below(3)
+        } else {
+            sm.gaps[(rng.u64() >> 52) as usize] as u64
+        };
+        let (kind, (item, cat)) = match bundle {
+            Some(b) if i >= 1 && (i as usize) <= k => (Kind::Pv, b[i as usize - 1]),
+            Some(b) if checkout => (Kind::Buy, b[(i - (len - k as u32)) as usize]),
+            _ if i == 0 => (Kind::Pv, new_item(m, rng, &cats[..n_cats], &mut cur, None)),
+            _ => {
+                let d = rng.u64();
+                if d < sm.thresholds[0] {
+                    let t = target(rng, &viewed);
+                    cart.push(t);
+                    (Kind::Cart, t)
+                } else if d < sm.thresholds[1] {
+                    (Kind::Fav, target(rng, &viewed))
+                } else if d < sm.thresholds[2] {
+                    let t = if cart.len > 0 && rng.chance(P_BUY_FROM_CART) {
+                        cart.take(rng)
+                    } else {
+                        viewed.last()
+                    };
+                    (Kind::Buy, t)
+                } else {
+                    let revisit = viewed.n > 0 && rng.chance(P_REVISIT);
+                    let pick = revisit.then(|| viewed.pick(rng));
+                    (Kind::Pv, new_item(m, rng, &cats[..n_cats], &mut cur, pick))
+                }
+            }
+        };
+        if kind == Kind::Pv {
+            viewed.push((item, cat));
+        }
+        out.push(Rec {
+            ts: offset as i64,
+            aux: key,
+            user,
+            item,
+            cat,
+            y: i as u16,
+            kind,
+            x: channel,
+        });
+    }
+    // Squeeze into the span limit and the run's range, then make times absolute.
+    let limit = SESSION_SPAN_SECS.min(m.plan.total_secs - 1 - start);
+    let last = offset;
+    let base = m.plan.start_ms + start as i64 * 1000;
+    for r in &mut out[p0..] {
+        let mut o = r.ts as u64;
+        if last > limit {
+            o = o * limit / last;
+        }
+        r.ts = base + o as i64 * 1000;
+    }
+    Header {
+        key,
+        user,
+        len,
+        start,
+        channel,
+        login,
+        lead,
+    }
+}
+
+/// A page-viewed item: a revisit when given, else a new item from the session's categories.
+#[inline]
+fn new_item(
+    m: &Model,
+    rng: &mut Rng,
+    cats: &[u32],
+    cur: &mut usize,
+    revisit: Option<(u32, u32)>,
+) -> (u32, u32) {
+    if let Some(v) = revisit {
+        return v;
+    }
+    if cats.len() > 1 && rng.chance(P_SWITCH_CATEGORY) {
+        *cur = rng.below(cats.len() as u64) as usize;
+    }
+    let cat = cats[*cur];
+    (m.catalog.sample_item(cat, rng.unit()), cat)
+}
+
+/// The item a cart or fav acts on: the last viewed 60% of the time, else a recent one.
+#[inline]
+fn target(rng: &mut Rng, viewed: &Ring) -> (u32, u32) {
+    if rng.chance(0.6) {
+        viewed.last()
+    } else {
+        viewed.pick(rng)
+    }
+}

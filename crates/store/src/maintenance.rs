@@ -1,0 +1,173 @@
+//! Lake upkeep: compaction merges a day partition's small files into larger ones (sorted by
+//! `ts`), retention drops day partitions older than a cutoff. Both swap files in one atomic
+//! manifest commit, then delete what the manifest no longer lists.
+
+use crate::manifest::FileEntry;
+use crate::reader::Scan;
+use crate::segment::{
+    count_kinds, kind_column, split_days, ts_range, write_parquet, writer_properties,
+};
+use crate::store::{Store, StoreError};
+use arrow_select::concat::concat_batches;
+use model::EventType;
+use std::collections::BTreeMap;
+
+/// What compaction did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct CompactReport {
+    /// Files merged away.
+    pub files_before: usize,
+    /// Files written.
+    pub files_after: usize,
+    /// Rows rewritten.
+    pub rows: u64,
+    /// Day partitions dropped by retention.
+    pub partitions_dropped: usize,
+    /// Rows dropped by retention.
+    pub rows_dropped: u64,
+}
+
+impl Store {
+    /// Merges files smaller than `small_bytes` within each (table, shop, day) partition into
+    /// files of up to `target_rows` rows. Memory stays within one output file's rows.
+    pub fn compact(
+        &mut self,
+        small_bytes: u64,
+        target_rows: u64,
+    ) -> Result<CompactReport, StoreError> {
+        let mut groups: BTreeMap<(String, String, String), Vec<FileEntry>> = BTreeMap::new();
+        for f in &self.manifest().files {
+            if f.bytes < small_bytes {
+                groups
+                    .entry((f.table.clone(), f.shop.clone(), f.dt.clone()))
+                    .or_default()
+                    .push(f.clone());
+            }
+        }
+        let mut report = CompactReport::default();
+        for ((table, shop, dt), mut files) in groups {
+            if files.len() < 2 {
+                continue;
+            }
+            let Ok(t) = table.parse::<EventType>() else {
+                continue;
+            };
+            files.sort_by_key(|f| (f.min_ts, f.seq));
+            // Cut into runs of at most target_rows rows.
+            let mut runs: Vec<Vec<FileEntry>> = vec![Vec::new()];
+            let mut rows = 0u64;
+            for f in files {
+                if rows + f.rows > target_rows && !runs.last().is_some_and(Vec::is_empty) {
+                    runs.push(Vec::new());
+                    rows = 0;
+                }
+                rows += f.rows;
+                runs.last_mut().expect("runs is never empty").push(f);
+            }
+            for run in runs.into_iter().filter(|r| r.len() >= 2) {
+                let entry = self.merge_run(t, &shop, &dt, &run)?;
+                report.files_before += run.len();
+                report.files_after += 1;
+                report.rows += entry.rows;
+                let gone: Vec<u64> = run.iter().map(|f| f.seq).collect();
+                self.manifest_mut_commit(|m| {
+                    m.files.retain(|f| !gone.contains(&f.seq));
+                    m.files.push(entry);
+                })?;
+            }
+        }
+        Ok(report)
+    }
+
+    fn merge_run(
+        &self,
+        t: EventType,
+        shop: &str,
+        dt: &str,
+        run: &[FileEntry],
+    ) -> Result<FileEntry, StoreError> {
+        let mut batches = Vec::new();
+        for f in run {
+            let mut scan = Scan::table(t);
+            scan.shops = Some(vec![shop.to_string()]);
+            scan.batch_rows = 1 << 20;
+            let one = self.scan_files(scan, vec![f.clone()]);
+            for b in one {
+                batches.push(b?.batch);
+            }
+        }
+        let schema = model::schema::event_schema(t);
+        let all =
+            concat_batches(&schema, &batches).map_err(|e| StoreError::Encode(e.to_string()))?;
+        drop(batches);
+        let mut days =
+            split_days(all, &self.config().zone).map_err(|e| StoreError::Encode(e.to_string()))?;
+        let day = match (days.len(), days.pop()) {
+            (1, Some(d)) => d,
+            _ => {
+                return Err(StoreError::Encode(format!(
+                    "compaction of {t}/{shop}/{dt} found rows of other days"
+                )));
+            }
+        };
+        let seq = self.next_seq();
+        let staged = format!("lake/_staging/{seq:012}.parquet.tmp");
+        let path = format!(
+            "lake/{}/shop={shop}/dt={dt}/part-{seq:012}.parquet",
+            t.name()
+        );
+        let bytes = write_parquet(
+            &self.root().join(&staged),
+            &day.batch,
+            writer_properties(self.config().zstd_level.max(3)),
+        )
+        .map_err(|err| StoreError::Io {
+            context: format!("writing {staged}"),
+            err,
+        })?;
+        let (min_ts, max_ts) = ts_range(&day.batch);
+        Ok(FileEntry {
+            seq,
+            table: t.name().into(),
+            shop: shop.into(),
+            dt: dt.into(),
+            path,
+            staged: Some(staged),
+            rows: day.batch.num_rows() as u64,
+            bytes,
+            min_ts,
+            max_ts,
+            kinds: kind_column(t)
+                .map(|c| count_kinds(&day.batch, c))
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Drops day partitions (of every event table) before `cutoff_dt` (`YYYY-MM-DD`).
+    pub fn drop_before(&mut self, cutoff_dt: &str) -> Result<CompactReport, StoreError> {
+        let mut report = CompactReport::default();
+        let old: Vec<&FileEntry> = self
+            .manifest()
+            .files
+            .iter()
+            .filter(|f| f.dt.as_str() < cutoff_dt)
+            .collect();
+        if old.is_empty() {
+            return Ok(report);
+        }
+        let parts: std::collections::BTreeSet<_> =
+            old.iter().map(|f| (&f.table, &f.shop, &f.dt)).collect();
+        report.partitions_dropped = parts.len();
+        report.rows_dropped = old.iter().map(|f| f.rows).sum();
+        let cutoff = cutoff_dt.to_string();
+        self.manifest_mut_commit(|m| m.files.retain(|f| f.dt >= cutoff))?;
+        Ok(report)
+    }
+
+    /// Applies retention of `days` days relative to today in the lake's zone.
+    pub fn apply_retention(&mut self, days: u32) -> Result<CompactReport, StoreError> {
+        let today = self.config().zone.day_of(collect::now_ms());
+        let cutoff = today - chrono::Days::new(days as u64);
+        self.drop_before(&cutoff.format("%Y-%m-%d").to_string())
+    }
+}

@@ -1,0 +1,153 @@
+//! Writing lake files: sort a batch by `ts`, cut it at day boundaries, and encode each day as a
+//! Parquet file (zstd, dictionary-encoded ids and names, delta-encoded times).
+
+use crate::tz::Zone;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, TimestampMillisecondType};
+use arrow_array::{Array, RecordBatch, UInt32Array};
+use model::EventType;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{WriterProperties, WriterVersion};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter};
+use std::path::Path;
+
+/// One day's slice of a batch, sorted by `ts`.
+pub struct DaySlice {
+    /// `YYYY-MM-DD`.
+    pub dt: String,
+    /// The rows.
+    pub batch: RecordBatch,
+}
+
+fn ts_values(batch: &RecordBatch) -> &[i64] {
+    batch
+        .column(0)
+        .as_primitive::<TimestampMillisecondType>()
+        .values()
+}
+
+/// Sorts by event time (ties keep input order) and splits at local-day boundaries.
+pub fn split_days(
+    batch: RecordBatch,
+    zone: &Zone,
+) -> Result<Vec<DaySlice>, arrow_schema::ArrowError> {
+    if batch.num_rows() == 0 {
+        return Ok(Vec::new());
+    }
+    let sorted = {
+        let ts = ts_values(&batch);
+        if ts.windows(2).all(|w| w[0] <= w[1]) {
+            batch
+        } else {
+            let mut idx: Vec<u32> = (0..ts.len() as u32).collect();
+            idx.sort_unstable_by_key(|&i| (ts[i as usize], i));
+            arrow_select::take::take_record_batch(&batch, &UInt32Array::from(idx))?
+        }
+    };
+    let ts = ts_values(&sorted);
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    while start < ts.len() {
+        let day = zone.day_of(ts[start]);
+        let (_, end_ms) = zone.day_range(day);
+        let len = ts[start..].partition_point(|&t| t < end_ms);
+        out.push(DaySlice {
+            dt: day.format("%Y-%m-%d").to_string(),
+            batch: sorted.slice(start, len),
+        });
+        start += len;
+    }
+    Ok(out)
+}
+
+/// The column whose values are counted per file for quick stats.
+pub fn kind_column(t: EventType) -> Option<&'static str> {
+    match t {
+        EventType::Behavior => Some("action"),
+        EventType::Order => Some("status"),
+        EventType::Login => Some("result"),
+        EventType::Payment => Some("channel"),
+        EventType::PageView => Some("method"),
+        EventType::AdClick => None,
+    }
+}
+
+/// Counts rows per value of a dictionary column.
+pub fn count_kinds(batch: &RecordBatch, column: &str) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let Some(col) = batch.column_by_name(column) else {
+        return out;
+    };
+    let Some(dict) = col.as_dictionary_opt::<Int32Type>() else {
+        return out;
+    };
+    let values = dict.values().as_string::<i32>();
+    let mut counts = vec![0u64; values.len()];
+    let mut nulls = 0u64;
+    for (i, k) in dict.keys().values().iter().enumerate() {
+        if dict.is_null(i) {
+            nulls += 1;
+        } else if let Some(c) = counts.get_mut(*k as usize) {
+            *c += 1;
+        }
+    }
+    for (i, c) in counts.into_iter().enumerate() {
+        if c > 0 {
+            *out.entry(values.value(i).to_string()).or_insert(0) += c;
+        }
+    }
+    if nulls > 0 {
+        out.insert("(null)".into(), nulls);
+    }
+    out
+}
+
+/// Parquet settings for lake files.
+pub fn writer_properties(zstd_level: i32) -> WriterProperties {
+    let level = ZstdLevel::try_new(zstd_level).unwrap_or_default();
+    WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_1_0)
+        .set_compression(Compression::ZSTD(level))
+        .set_dictionary_enabled(true)
+        .set_max_row_group_row_count(Some(1 << 20))
+        .set_sorting_columns(Some(vec![SortingColumn {
+            column_idx: 0,
+            descending: false,
+            nulls_first: false,
+        }]))
+        .set_column_dictionary_enabled("ts".into(), false)
+        .set_column_encoding("ts".into(), Encoding::DELTA_BINARY_PACKED)
+        .set_column_dictionary_enabled("received_at".into(), false)
+        .set_column_encoding("received_at".into(), Encoding::DELTA_BINARY_PACKED)
+        .set_created_by("storepulse".into())
+        .build()
+}
+
+/// Writes a batch to `path` and fsyncs it; returns the file size.
+pub fn write_parquet(path: &Path, batch: &RecordBatch, props: WriterProperties) -> io::Result<u64> {
+    let file = File::create(path)?;
+    let mut w = ArrowWriter::try_new(
+        BufWriter::with_capacity(1 << 20, file),
+        batch.schema(),
+        Some(props),
+    )
+    .map_err(io::Error::other)?;
+    w.write(batch).map_err(io::Error::other)?;
+    let buf = w.into_inner().map_err(io::Error::other)?;
+    let file = buf.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(file.metadata()?.len())
+}
+
+/// Smallest and largest `ts` of a sorted batch.
+pub fn ts_range(batch: &RecordBatch) -> (i64, i64) {
+    let ts = ts_values(batch);
+    (
+        ts.first().copied().unwrap_or(0),
+        ts.last().copied().unwrap_or(0),
+    )
+}

@@ -1,0 +1,530 @@
+//! [`Store`]: the durable lake. Writers call [`Store::prepare`] (sort, split by day, encode and
+//! fsync staged Parquet files — safe to run on several threads) and then [`Store::commit`] (in
+//! order: quarantine, catalog, dedup log, then one atomic manifest write and the renames).
+
+use crate::catalog::Catalog;
+use crate::dedup::{self, DedupIndex};
+use crate::fsutil::{create_dir_durable, sync_dir};
+use crate::manifest::{FileEntry, ImportProgress, Manifest, QuarantineFile};
+use crate::segment::{
+    count_kinds, kind_column, split_days, ts_range, write_parquet, writer_properties,
+};
+use crate::tz::Zone;
+use collect::{ChunkBuilder, ItemRecord, ParsedChunk, QuarantineRecord, TableBatch};
+use model::EventType;
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How the store lays data out.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Data directory (holds `wal/`, `lake/`, `quarantine/`, `catalog/`, `state/`).
+    pub data_dir: PathBuf,
+    /// Zone of the day partitions.
+    pub zone: Zone,
+    /// zstd level of lake files.
+    pub zstd_level: i32,
+}
+
+impl StoreConfig {
+    /// Defaults for a data dir.
+    pub fn new(data_dir: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            data_dir: data_dir.into(),
+            zone: Zone::default(),
+            zstd_level: 1,
+        }
+    }
+}
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Disk I/O failed.
+    #[error("{context}: {err}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        err: io::Error,
+    },
+    /// Another process holds the data directory.
+    #[error(
+        "{0} is in use by another StorePulse process (lock file {0}/LOCK); stop it or use another --data-dir"
+    )]
+    Locked(String),
+    /// Arrow / Parquet failed.
+    #[error("encoding failed: {0}")]
+    Encode(String),
+}
+
+pub(crate) trait Ctx<T> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T, StoreError>;
+}
+
+impl<T> Ctx<T> for io::Result<T> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T, StoreError> {
+        self.map_err(|err| StoreError::Io {
+            context: what(),
+            err,
+        })
+    }
+}
+
+/// Files written and fsynced under staging, not yet visible.
+#[derive(Default)]
+pub struct Prepared {
+    files: Vec<FileEntry>,
+}
+
+impl Prepared {
+    /// Rows in the prepared files.
+    pub fn rows(&self) -> u64 {
+        self.files.iter().map(|f| f.rows).sum()
+    }
+}
+
+/// What a commit did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CommitSummary {
+    /// Rows made visible.
+    pub rows: u64,
+    /// Rows quarantined.
+    pub quarantined: u64,
+    /// Files added.
+    pub files: usize,
+}
+
+/// Writes staged files; cheap to clone and usable from any thread while the store commits.
+#[derive(Clone)]
+pub struct Preparer {
+    root: PathBuf,
+    zone: Zone,
+    zstd_level: i32,
+    next_seq: Arc<AtomicU64>,
+}
+
+/// The durable store.
+pub struct Store {
+    cfg: StoreConfig,
+    manifest: Manifest,
+    next_seq: Arc<AtomicU64>,
+    dedup: DedupIndex,
+    catalog: Catalog,
+    _lock: File,
+}
+
+/// Subdirectories of the data dir.
+pub const DIRS: [&str; 6] = [
+    "wal",
+    "lake",
+    "lake/_staging",
+    "quarantine",
+    "catalog",
+    "state",
+];
+
+impl Store {
+    /// Opens (creating if needed) a data dir and recovers from any crash.
+    pub fn open(cfg: StoreConfig) -> Result<Store, StoreError> {
+        let root = cfg.data_dir.clone();
+        for d in DIRS {
+            create_dir_durable(&root.join(d))
+                .ctx(|| format!("creating {}", root.join(d).display()))?;
+        }
+        let lock = lock_dir(&root)?;
+        let mpath = manifest_path(&root);
+        let mut manifest = Manifest::load(&mpath).ctx(|| "reading the manifest".into())?;
+        recover(&root, &mut manifest)?;
+        manifest.save(&mpath).ctx(|| "saving the manifest".into())?;
+        let committed = manifest.logs.get(dedup::LOG).copied().unwrap_or(0);
+        let dedup = DedupIndex::open(&root.join("state/event_ids.log"), committed)
+            .ctx(|| "reading the event id index".into())?;
+        let catalog = Catalog::open(&root.join("catalog")).ctx(|| "reading the catalog".into())?;
+        let next_seq = Arc::new(AtomicU64::new(manifest.next_seq));
+        Ok(Store {
+            cfg,
+            manifest,
+            next_seq,
+            dedup,
+            catalog,
+            _lock: lock,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &StoreConfig {
+        &self.cfg
+    }
+
+    /// The committed table of contents.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The data dir.
+    pub fn root(&self) -> &Path {
+        &self.cfg.data_dir
+    }
+
+    /// How far an earlier import of this source got.
+    pub fn import_progress(&self, fingerprint: &str) -> Option<&ImportProgress> {
+        self.manifest.imports.get(fingerprint)
+    }
+
+    /// Drops rows whose `event_id` was already accepted for their shop (or appears earlier in
+    /// this chunk) and quarantines them. Call in input order, before [`Store::prepare`].
+    pub fn dedup(
+        &mut self,
+        chunk: ParsedChunk,
+        source: &str,
+        format: &str,
+    ) -> Result<(Vec<TableBatch>, Vec<QuarantineRecord>), StoreError> {
+        let ParsedChunk {
+            batch,
+            mut rejects,
+            ids,
+            ..
+        } = chunk;
+        let mut tables = batch
+            .finish()
+            .map_err(|e| StoreError::Encode(e.to_string()))?;
+        if ids.is_empty() {
+            return Ok((tables, rejects));
+        }
+        let mut drop: Vec<Vec<bool>> = tables
+            .iter()
+            .map(|t| vec![false; t.batch.num_rows()])
+            .collect();
+        let mut any = false;
+        for id in &ids {
+            if !self.dedup.insert(&id.shop, &id.event_id) {
+                drop[id.slot][id.row] = true;
+                any = true;
+                rejects.push(ChunkBuilder::duplicate_record(source, format, id));
+            }
+        }
+        if any {
+            for (t, d) in tables.iter_mut().zip(drop) {
+                let keep =
+                    arrow_array::BooleanArray::from(d.into_iter().map(|x| !x).collect::<Vec<_>>());
+                t.batch = arrow_select::filter::filter_record_batch(&t.batch, &keep)
+                    .map_err(|e| StoreError::Encode(e.to_string()))?;
+            }
+            tables.retain(|t| t.batch.num_rows() > 0);
+        }
+        Ok((tables, rejects))
+    }
+
+    /// A handle that writes staged files from other threads.
+    pub fn preparer(&self) -> Preparer {
+        Preparer {
+            root: self.cfg.data_dir.clone(),
+            zone: self.cfg.zone,
+            zstd_level: self.cfg.zstd_level,
+            next_seq: self.next_seq.clone(),
+        }
+    }
+
+    /// Sorts, splits by day and writes staged Parquet files (see [`Preparer::prepare`]).
+    pub fn prepare(&self, tables: Vec<TableBatch>) -> Result<Prepared, StoreError> {
+        self.preparer().prepare(tables)
+    }
+
+    /// Makes prepared files, quarantined rows, catalog facts and import progress durable and
+    /// visible, atomically. After it returns, everything in it survives any crash.
+    pub fn commit(
+        &mut self,
+        prepared: Prepared,
+        rejects: Vec<QuarantineRecord>,
+        items: Vec<(String, Vec<ItemRecord>)>,
+        keys: Vec<(String, Vec<(&'static str, String)>)>,
+        progress: Option<(String, ImportProgress)>,
+    ) -> Result<CommitSummary, StoreError> {
+        let root = self.cfg.data_dir.clone();
+        let mut m = self.manifest.clone();
+        let summary = CommitSummary {
+            rows: prepared.rows(),
+            quarantined: rejects.len() as u64,
+            files: prepared.files.len(),
+        };
+        if !rejects.is_empty() {
+            let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
+            let staged = format!("quarantine/q-{seq:012}.ndjson.tmp");
+            write_ndjson(&root.join(&staged), &rejects).ctx(|| format!("writing {staged}"))?;
+            m.quarantine.push(QuarantineFile {
+                seq,
+                path: format!("quarantine/q-{seq:012}.ndjson"),
+                staged: Some(staged),
+                rows: rejects.len() as u64,
+            });
+        }
+        let now = collect::now_ms();
+        for (shop, it) in &items {
+            self.catalog.upsert_items(shop, it);
+        }
+        for (shop, k) in &keys {
+            self.catalog.note_keys(shop, k, now);
+        }
+        self.catalog.flush().ctx(|| "writing the catalog".into())?;
+        let ids_len = self
+            .dedup
+            .flush()
+            .ctx(|| "writing the event id index".into())?;
+        m.logs.insert(dedup::LOG.into(), ids_len);
+        m.files.extend(prepared.files);
+        if let Some((fp, p)) = progress {
+            m.imports.insert(fp, p);
+        }
+        self.finish_commit(m)?;
+        Ok(summary)
+    }
+
+    /// Commits a new manifest and completes its staged renames.
+    pub(crate) fn finish_commit(&mut self, mut m: Manifest) -> Result<(), StoreError> {
+        let root = self.cfg.data_dir.clone();
+        m.version += 1;
+        m.next_seq = m.next_seq.max(self.next_seq.load(Ordering::SeqCst));
+        // Directories first, so the renames after the commit cannot fail for want of them.
+        let dirs: BTreeSet<PathBuf> = m
+            .files
+            .iter()
+            .filter(|f| f.staged.is_some())
+            .filter_map(|f| root.join(&f.path).parent().map(Path::to_path_buf))
+            .collect();
+        for d in &dirs {
+            create_dir_durable(d).ctx(|| format!("creating {}", d.display()))?;
+        }
+        m.save(&manifest_path(&root))
+            .ctx(|| "committing the manifest".into())?;
+        apply_renames(&root, &mut m)?;
+        self.manifest = m;
+        Ok(())
+    }
+
+    /// Replaces the manifest's file list through `f` (compaction, retention) and commits.
+    pub(crate) fn manifest_mut_commit(
+        &mut self,
+        f: impl FnOnce(&mut Manifest),
+    ) -> Result<(), StoreError> {
+        let mut m = self.manifest.clone();
+        f(&mut m);
+        self.finish_commit(m)?;
+        delete_unlisted(&self.cfg.data_dir, &self.manifest)
+    }
+
+    /// Commits a quarantine replay: new lake files, and the quarantine replaced by `new_q`.
+    pub(crate) fn commit_replay(
+        &mut self,
+        prepared: Vec<Prepared>,
+        new_q: Option<QuarantineFile>,
+    ) -> Result<(), StoreError> {
+        let ids_len = self
+            .dedup
+            .flush()
+            .ctx(|| "writing the event id index".into())?;
+        self.manifest_mut_commit(|m| {
+            m.logs.insert(dedup::LOG.into(), ids_len);
+            for p in prepared {
+                m.files.extend(p.files);
+            }
+            m.quarantine = new_q.into_iter().collect();
+        })
+    }
+
+    /// Commits prepared files together with a new WAL folded position.
+    pub(crate) fn manifest_mut_commit_with(
+        &mut self,
+        prepared: Prepared,
+        wal_folded: (u64, u64),
+    ) -> Result<(), StoreError> {
+        self.manifest_mut_commit(|m| {
+            m.files.extend(prepared.files);
+            m.wal_folded = wal_folded;
+        })
+    }
+
+    /// Hands out a file number.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.next_seq.fetch_add(1, Ordering::SeqCst)
+    }
+}
+
+/// Path of the manifest.
+pub fn manifest_path(root: &Path) -> PathBuf {
+    root.join("lake/_manifest.json")
+}
+
+fn lock_dir(root: &Path) -> Result<File, StoreError> {
+    let f = File::create(root.join("LOCK")).ctx(|| "creating the lock file".into())?;
+    // SAFETY: flock on a valid, owned descriptor; no memory is involved.
+    let rc = unsafe {
+        libc::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&f),
+            libc::LOCK_EX | libc::LOCK_NB,
+        )
+    };
+    if rc != 0 {
+        return Err(StoreError::Locked(root.display().to_string()));
+    }
+    Ok(f)
+}
+
+pub(crate) fn write_ndjson(path: &Path, rows: &[QuarantineRecord]) -> io::Result<()> {
+    let f = File::create(path)?;
+    let mut w = BufWriter::new(f);
+    for r in rows {
+        serde_json::to_writer(&mut w, r).map_err(io::Error::other)?;
+        w.write_all(b"\n")?;
+    }
+    let f = w.into_inner().map_err(|e| e.into_error())?;
+    f.sync_all()
+}
+
+/// Renames committed staged files into place and clears their staged marks.
+fn apply_renames(root: &Path, m: &mut Manifest) -> Result<(), StoreError> {
+    let mut dirs = BTreeSet::new();
+    let staged = m
+        .files
+        .iter_mut()
+        .map(|f| (&mut f.staged, &f.path))
+        .chain(m.quarantine.iter_mut().map(|q| (&mut q.staged, &q.path)));
+    let mut changed = false;
+    for (st, path) in staged {
+        let Some(s) = st.take() else { continue };
+        let (from, to) = (root.join(&s), root.join(path));
+        if from.exists() {
+            if let Some(d) = to.parent() {
+                create_dir_durable(d).ctx(|| format!("creating {}", d.display()))?;
+                dirs.insert(d.to_path_buf());
+            }
+            fs::rename(&from, &to).ctx(|| format!("moving {s} into place"))?;
+        } else if !to.exists() {
+            return Err(StoreError::Io {
+                context: format!("recovering {path}"),
+                err: io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "a committed file is missing from both staging and the lake",
+                ),
+            });
+        }
+        changed = true;
+    }
+    for d in dirs
+        .iter()
+        .chain([root.join("lake/_staging"), root.join("quarantine")].iter())
+    {
+        sync_dir(d).ctx(|| format!("syncing {}", d.display()))?;
+    }
+    if changed {
+        // Staged marks are only hints; saving them cleared keeps the next recovery short.
+        m.save(&manifest_path(root))
+            .ctx(|| "saving the manifest".into())?;
+    }
+    Ok(())
+}
+
+/// Finishes interrupted commits and removes anything the manifest does not list.
+fn recover(root: &Path, m: &mut Manifest) -> Result<(), StoreError> {
+    apply_renames(root, m)?;
+    delete_unlisted(root, m)
+}
+
+fn delete_unlisted(root: &Path, m: &Manifest) -> Result<(), StoreError> {
+    let listed: BTreeSet<PathBuf> = m
+        .files
+        .iter()
+        .map(|f| root.join(&f.path))
+        .chain(m.quarantine.iter().map(|q| root.join(&q.path)))
+        .collect();
+    let mut stack = vec![root.join("lake"), root.join("quarantine")];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let ours =
+                name.ends_with(".parquet") || name.ends_with(".tmp") || name.ends_with(".ndjson");
+            if ours && !listed.contains(&p) {
+                fs::remove_file(&p).ctx(|| format!("removing orphan {}", p.display()))?;
+            }
+        }
+    }
+    // Empty partition directories left by compaction or retention.
+    for t in EventType::ALL {
+        remove_empty_dirs(&root.join("lake").join(t.name()));
+    }
+    Ok(())
+}
+
+fn remove_empty_dirs(dir: &Path) -> bool {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return false;
+    };
+    let mut empty = true;
+    for e in rd.flatten() {
+        let p = e.path();
+        if !(p.is_dir() && remove_empty_dirs(&p)) {
+            empty = false;
+        }
+    }
+    empty && fs::remove_dir(dir).is_ok()
+}
+
+impl Preparer {
+    /// Sorts, splits by day and writes staged Parquet files (fsynced). Thread-safe: run several at once to use every core.
+    pub fn prepare(&self, tables: Vec<TableBatch>) -> Result<Prepared, StoreError> {
+        let mut out = Prepared::default();
+        for t in tables {
+            let days =
+                split_days(t.batch, &self.zone).map_err(|e| StoreError::Encode(e.to_string()))?;
+            for d in days {
+                let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
+                let staged = format!("lake/_staging/{seq:012}.parquet.tmp");
+                let path = format!(
+                    "lake/{}/shop={}/dt={}/part-{seq:012}.parquet",
+                    t.table.name(),
+                    t.shop,
+                    d.dt
+                );
+                let bytes = write_parquet(
+                    &self.root.join(&staged),
+                    &d.batch,
+                    writer_properties(self.zstd_level),
+                )
+                .ctx(|| format!("writing {staged}"))?;
+                let (min_ts, max_ts) = ts_range(&d.batch);
+                let kinds = kind_column(t.table)
+                    .map(|c| count_kinds(&d.batch, c))
+                    .unwrap_or_default();
+                out.files.push(FileEntry {
+                    seq,
+                    table: t.table.name().into(),
+                    shop: t.shop.clone(),
+                    dt: d.dt,
+                    path,
+                    staged: Some(staged),
+                    rows: d.batch.num_rows() as u64,
+                    bytes,
+                    min_ts,
+                    max_ts,
+                    kinds,
+                });
+            }
+        }
+        Ok(out)
+    }
+}

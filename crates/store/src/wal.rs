@@ -1,0 +1,310 @@
+//! The write-ahead log for small appends (the ingest server's batches). An append returns only
+//! after its record is fsynced; concurrent appends share one fsync (group commit). Records are
+//! folded into the Parquet lake in the background; the manifest remembers the folded position in
+//! the same atomic commit as the new files, so a crash never loses or repeats a record.
+//!
+//! Segment files `wal/<seq>.wal` hold records `[len u32][crc32 u32][payload]`; a payload is a
+//! list of (table, shop, Arrow IPC stream). A torn tail (crash mid-write) fails its CRC and is
+//! cut off at open: it was never acknowledged.
+
+use crate::store::{Ctx, Store, StoreError};
+use arrow_array::RecordBatch;
+use collect::TableBatch;
+use crossbeam_channel::{Receiver, Sender, bounded};
+use model::EventType;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// WAL settings.
+#[derive(Debug, Clone)]
+pub struct WalConfig {
+    /// Start a new segment beyond this size.
+    pub segment_bytes: u64,
+    /// Pending appends beyond this count wait (backpressure).
+    pub queue: usize,
+    /// Bytes written per fsync at most.
+    pub max_group_bytes: usize,
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        WalConfig {
+            segment_bytes: 64 << 20,
+            queue: 1024,
+            max_group_bytes: 16 << 20,
+        }
+    }
+}
+
+/// A position in the WAL: (segment, byte offset).
+pub type WalPos = (u64, u64);
+
+struct Request {
+    payload: Vec<u8>,
+    done: Sender<io::Result<WalPos>>,
+}
+
+/// Handle to the WAL writer; clone it freely.
+#[derive(Clone)]
+pub struct Wal {
+    tx: Sender<Request>,
+    dir: Arc<PathBuf>,
+}
+
+/// Encodes table batches as one WAL payload.
+pub fn encode(tables: &[TableBatch]) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(tables.len() as u32).to_le_bytes());
+    for t in tables {
+        let idx = EventType::ALL
+            .iter()
+            .position(|x| *x == t.table)
+            .unwrap_or(0) as u8;
+        out.push(idx);
+        out.extend_from_slice(&(t.shop.len() as u16).to_le_bytes());
+        out.extend_from_slice(t.shop.as_bytes());
+        let mut ipc = Vec::new();
+        {
+            let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut ipc, &t.batch.schema())
+                .map_err(|e| StoreError::Encode(e.to_string()))?;
+            w.write(&t.batch)
+                .map_err(|e| StoreError::Encode(e.to_string()))?;
+            w.finish().map_err(|e| StoreError::Encode(e.to_string()))?;
+        }
+        out.extend_from_slice(&(ipc.len() as u32).to_le_bytes());
+        out.extend_from_slice(&ipc);
+    }
+    Ok(out)
+}
+
+/// Decodes a WAL payload.
+pub fn decode(mut p: &[u8]) -> Result<Vec<TableBatch>, StoreError> {
+    let bad = || StoreError::Encode("corrupt WAL payload".into());
+    let take = |p: &mut &[u8], n: usize| -> Result<Vec<u8>, StoreError> {
+        if p.len() < n {
+            return Err(bad());
+        }
+        let (a, b) = p.split_at(n);
+        *p = b;
+        Ok(a.to_vec())
+    };
+    let n = u32::from_le_bytes(take(&mut p, 4)?.try_into().map_err(|_| bad())?);
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let idx = take(&mut p, 1)?[0] as usize;
+        let table = *EventType::ALL.get(idx).ok_or_else(bad)?;
+        let sl = u16::from_le_bytes(take(&mut p, 2)?.try_into().map_err(|_| bad())?) as usize;
+        let shop = String::from_utf8(take(&mut p, sl)?).map_err(|_| bad())?;
+        let il = u32::from_le_bytes(take(&mut p, 4)?.try_into().map_err(|_| bad())?) as usize;
+        let ipc = take(&mut p, il)?;
+        let reader = arrow_ipc::reader::StreamReader::try_new(&ipc[..], None)
+            .map_err(|e| StoreError::Encode(e.to_string()))?;
+        for b in reader {
+            let batch: RecordBatch = b.map_err(|e| StoreError::Encode(e.to_string()))?;
+            out.push(TableBatch {
+                table,
+                shop: shop.clone(),
+                batch,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn seg_path(dir: &Path, seg: u64) -> PathBuf {
+    dir.join(format!("{seg:012}.wal"))
+}
+
+fn segments(dir: &Path) -> io::Result<Vec<u64>> {
+    let mut v: Vec<u64> = fs::read_dir(dir)?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".wal")?.parse().ok())
+        .collect();
+    v.sort_unstable();
+    Ok(v)
+}
+
+/// Reads the valid records of a segment from `offset`: (end offset of each record, payload).
+fn read_records(path: &Path, offset: u64) -> io::Result<(Vec<(u64, Vec<u8>)>, u64)> {
+    let mut buf = Vec::new();
+    File::open(path)?.read_to_end(&mut buf)?;
+    let mut at = offset as usize;
+    let mut out = Vec::new();
+    while at + 8 <= buf.len() {
+        let len = u32::from_le_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
+        let crc = u32::from_le_bytes([buf[at + 4], buf[at + 5], buf[at + 6], buf[at + 7]]);
+        let end = at + 8 + len;
+        if end > buf.len() || crc32fast::hash(&buf[at + 8..end]) != crc {
+            break;
+        }
+        out.push((end as u64, buf[at + 8..end].to_vec()));
+        at = end;
+    }
+    Ok((out, at as u64))
+}
+
+impl Wal {
+    /// Opens the WAL in `dir`, cutting off any torn tail, and starts the writer thread.
+    pub fn open(dir: &Path, cfg: WalConfig) -> Result<Wal, StoreError> {
+        fs::create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
+        let segs = segments(dir).ctx(|| "listing WAL segments".into())?;
+        let seg = segs.last().copied().unwrap_or(0);
+        let path = seg_path(dir, seg);
+        let valid = if path.exists() {
+            read_records(&path, 0).ctx(|| "reading the WAL".into())?.1
+        } else {
+            0
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .ctx(|| "opening the WAL".into())?;
+        file.set_len(valid)
+            .ctx(|| "truncating a torn WAL tail".into())?;
+        file.sync_all().ctx(|| "syncing the WAL".into())?;
+        crate::fsutil::sync_dir(dir).ctx(|| "syncing wal/".into())?;
+        let (tx, rx) = bounded::<Request>(cfg.queue);
+        let d = dir.to_path_buf();
+        std::thread::Builder::new()
+            .name("wal-writer".into())
+            .spawn(move || writer(rx, d, seg, file, valid, cfg))
+            .ctx(|| "starting the WAL writer".into())?;
+        Ok(Wal {
+            tx,
+            dir: Arc::new(dir.to_path_buf()),
+        })
+    }
+
+    /// Appends tables; returns once they are fsynced (acknowledged). Errors with
+    /// `WouldBlock` when the queue is full and `wait` is false (the caller answers 429).
+    pub fn append(&self, tables: &[TableBatch], wait: bool) -> Result<WalPos, StoreError> {
+        let payload = encode(tables)?;
+        let (done, rx) = bounded(1);
+        let req = Request { payload, done };
+        let sent = if wait {
+            self.tx.send(req).map_err(|_| ())
+        } else {
+            self.tx.try_send(req).map_err(|_| ())
+        };
+        if sent.is_err() {
+            return Err(StoreError::Io {
+                context: "appending to the WAL".into(),
+                err: io::Error::new(io::ErrorKind::WouldBlock, "WAL queue is full"),
+            });
+        }
+        let r = rx.recv().map_err(|_| StoreError::Io {
+            context: "appending to the WAL".into(),
+            err: io::Error::other("WAL writer stopped"),
+        })?;
+        r.ctx(|| "appending to the WAL".into())
+    }
+
+    /// Pending appends waiting for the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// The WAL directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn writer(
+    rx: Receiver<Request>,
+    dir: PathBuf,
+    mut seg: u64,
+    mut file: File,
+    mut len: u64,
+    cfg: WalConfig,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        let mut bytes = group[0].payload.len();
+        while bytes < cfg.max_group_bytes {
+            match rx.recv_timeout(Duration::from_micros(0)) {
+                Ok(r) => {
+                    bytes += r.payload.len();
+                    group.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        let result = (|| -> io::Result<Vec<WalPos>> {
+            if len > cfg.segment_bytes {
+                seg += 1;
+                file = OpenOptions::new()
+                    .create(true)
+                    .truncate(true)
+                    .write(true)
+                    .open(seg_path(&dir, seg))?;
+                crate::fsutil::sync_dir(&dir)?;
+                len = 0;
+            }
+            let mut buf = Vec::with_capacity(bytes + group.len() * 8);
+            let mut ends = Vec::with_capacity(group.len());
+            for r in &group {
+                buf.extend_from_slice(&(r.payload.len() as u32).to_le_bytes());
+                buf.extend_from_slice(&crc32fast::hash(&r.payload).to_le_bytes());
+                buf.extend_from_slice(&r.payload);
+                ends.push((seg, len + buf.len() as u64));
+            }
+            file.write_all(&buf)?;
+            file.sync_data()?;
+            len += buf.len() as u64;
+            Ok(ends)
+        })();
+        match result {
+            Ok(ends) => {
+                for (r, end) in group.into_iter().zip(ends) {
+                    let _ = r.done.send(Ok(end));
+                }
+            }
+            Err(e) => {
+                for r in group {
+                    let _ = r.done.send(Err(io::Error::new(e.kind(), e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Folds every acknowledged WAL record not yet in the lake into Parquet files, in one commit
+    /// that also records the new folded position; then deletes fully folded segments. Returns
+    /// the rows folded.
+    pub fn fold_wal(&mut self, wal_dir: &Path) -> Result<u64, StoreError> {
+        let (mut seg, mut off) = self.manifest().wal_folded;
+        let segs = segments(wal_dir).ctx(|| "listing WAL segments".into())?;
+        let mut tables: Vec<TableBatch> = Vec::new();
+        let mut end = (seg, off);
+        let first = seg;
+        for s in segs.iter().copied().filter(|s| *s >= first) {
+            if s > seg {
+                seg = s;
+                off = 0;
+            }
+            let (records, valid) =
+                read_records(&seg_path(wal_dir, s), off).ctx(|| "reading the WAL".into())?;
+            for (_, payload) in records {
+                tables.extend(decode(&payload)?);
+            }
+            end = (s, valid);
+        }
+        if end == self.manifest().wal_folded {
+            return Ok(0);
+        }
+        let prepared = self.prepare(tables)?;
+        let rows = prepared.rows();
+        self.manifest_mut_commit_with(prepared, end)?;
+        for s in segs.into_iter().filter(|s| *s < end.0) {
+            let _ = fs::remove_file(seg_path(wal_dir, s));
+        }
+        Ok(rows)
+    }
+}

@@ -1,0 +1,187 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// StorePulse: real-time and offline e-commerce analytics in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "storepulse", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file (default: ./storepulse.toml if present).
+    #[arg(long, global = true, env = "STOREPULSE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory (overrides the config's data_dir).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Time zone of day partitions (overrides the config's timezone).
+    #[arg(long, global = true)]
+    pub timezone: Option<String>,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import files (or `-` for stdin; .gz is detected) into the lake.
+    Import(ImportArgs),
+    /// Show counts per table, day and action, distinct users and items, time range.
+    Stats(StatsArgs),
+    /// Generate realistic events (Taobao CSV, NDJSON or straight into the lake).
+    Gen(GenArgs),
+    /// Show, count and re-import quarantined rows.
+    Quarantine(QuarantineArgs),
+    /// Merge small lake files and apply retention.
+    Compact(CompactArgs),
+    /// Import every real sample data set and a generated day, then print the stats.
+    Demo(DemoArgs),
+    /// Print a sample storepulse.toml with every setting and its default.
+    Config,
+}
+
+/// `storepulse import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files to import; `-` reads stdin.
+    #[arg(required = true)]
+    pub files: Vec<String>,
+    /// Input format: taobao, access-log, ad-click, login, order, receipt, online-retail, ndjson, csv, parquet.
+    #[arg(long, short)]
+    pub format: String,
+    /// Shop (tenant) to import into, for rows that name none.
+    #[arg(long)]
+    pub shop: Option<String>,
+    /// Event type for csv / parquet / ndjson rows without a `type` column.
+    #[arg(long = "type")]
+    pub event_type: Option<String>,
+    /// Map an event field to a CSV/Parquet column: `--map ts=time --map user_id=uid`.
+    #[arg(long = "map", value_name = "FIELD=COLUMN")]
+    pub mapping: Vec<String>,
+    /// Import again even if this exact file was already fully imported.
+    #[arg(long)]
+    pub force: bool,
+    /// Rows per acknowledged commit (overrides import.rows_per_commit).
+    #[arg(long)]
+    pub rows_per_commit: Option<usize>,
+    /// Print one line per acknowledged commit (for scripts and crash tests).
+    #[arg(long)]
+    pub print_acks: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `storepulse stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Skip counting distinct users and items (reads only the manifest).
+    #[arg(long)]
+    pub fast: bool,
+}
+
+/// `storepulse gen`.
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Behaviour events to generate: 1000, 10k, 1.5M, 100M.
+    #[arg(long, default_value = "1M")]
+    pub events: String,
+    /// Days covered, starting 2017-11-25 (UTC+8) unless --start is given.
+    #[arg(long, default_value_t = 9)]
+    pub days: u32,
+    /// Seed: the same seed gives the same events.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// First day, YYYY-MM-DD (local time UTC+8).
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Output: taobao (CSV of behaviour events), ndjson (every type) or lake (import directly).
+    #[arg(long, default_value = "taobao")]
+    pub format: String,
+    /// Output file (`-` = stdout); not used with --format lake.
+    #[arg(long, short, default_value = "-")]
+    pub out: String,
+    /// Shop for generated events.
+    #[arg(long)]
+    pub shop: Option<String>,
+    /// Generator threads (0 = one per CPU); output is the same for any count.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+/// `storepulse quarantine`.
+#[derive(Debug, Args)]
+pub struct QuarantineArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: QuarantineAction,
+}
+
+/// Quarantine actions.
+#[derive(Debug, Subcommand)]
+pub enum QuarantineAction {
+    /// List quarantined rows.
+    List(QuarantineFilter),
+    /// Count quarantined rows by reason and source.
+    Stats,
+    /// Re-import quarantined rows with the current rules; rows that pass leave the quarantine.
+    Replay(QuarantineFilter),
+}
+
+/// Which quarantined rows.
+#[derive(Debug, Args, Clone)]
+pub struct QuarantineFilter {
+    /// Only this reason (bad_number, ts_out_of_range, duplicate, ...).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Only rows whose source contains this text.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// At most this many rows (list only).
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+/// `storepulse compact`.
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// Also delete day partitions older than this many days (overrides lake.retention_days).
+    #[arg(long)]
+    pub retention_days: Option<u32>,
+}
+
+/// `storepulse demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the real data sets are.
+    #[arg(long, default_value = "../shared/datasets")]
+    pub datasets: PathBuf,
+    /// Generated behaviour events (one day).
+    #[arg(long, default_value = "1M")]
+    pub events: String,
+    /// Start from an empty data dir (deletes the demo's data dir first).
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn import_needs_a_format() {
+        assert!(Cli::try_parse_from(["storepulse", "import", "x.csv"]).is_err());
+        let c =
+            Cli::try_parse_from(["storepulse", "import", "x.csv", "--format", "taobao"]).unwrap();
+        assert!(matches!(c.command, Command::Import(ref a) if a.files == ["x.csv"]));
+    }
+}

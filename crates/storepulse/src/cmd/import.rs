@@ -1,0 +1,179 @@
+//! `storepulse import`.
+
+use crate::cli::ImportArgs;
+use crate::config::Config;
+use crate::fmt::thousands;
+use anyhow::{Context, Result, anyhow};
+use collect::{Format, Input, ParseOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use store::import::{ImportConfig, ImportReport, Progress};
+
+pub fn run(cfg: &Config, args: &ImportArgs, json: bool) -> Result<()> {
+    let format: Format = args.format.parse().map_err(|e: String| anyhow!(e))?;
+    let mut opts = parse_options(cfg, format)?;
+    if let Some(s) = &args.shop {
+        model::check_shop(s).map_err(|e| anyhow!("--shop: {e}"))?;
+        opts.line.shop = Some(s.clone());
+    }
+    if let Some(t) = &args.event_type {
+        opts.records.default_type = Some(t.parse().map_err(|e: String| anyhow!("--type: {e}"))?);
+    }
+    for m in &args.mapping {
+        let (field, column) = m
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--map {m:?}: expected FIELD=COLUMN, e.g. --map user_id=uid"))?;
+        opts.records
+            .mapping
+            .push((field.trim().to_string(), column.trim().to_string()));
+    }
+    let mut icfg = ImportConfig {
+        force: args.force,
+        ..ImportConfig::default()
+    };
+    icfg.rows_per_commit = args
+        .rows_per_commit
+        .unwrap_or(cfg.import.rows_per_commit)
+        .max(1);
+    icfg.encoders = cfg.import.encoders;
+    let mut store = super::open_store(cfg)?;
+    let mut reports = Vec::new();
+    for f in &args.files {
+        let input = Input::from_arg(f);
+        let report = import_one(
+            &mut store,
+            &input,
+            opts.clone(),
+            &icfg,
+            args.quiet || json,
+            args.print_acks,
+        )
+        .with_context(|| format!("importing {f}"))?;
+        if !json {
+            print_report(&report);
+        }
+        reports.push(report);
+    }
+    if json {
+        let v: Vec<_> = reports.iter().map(report_json).collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    }
+    Ok(())
+}
+
+/// Parse options from the config for a format.
+pub fn parse_options(cfg: &Config, format: Format) -> Result<ParseOptions> {
+    let mut opts = ParseOptions::new(format);
+    opts.line.rules = cfg.rules()?;
+    opts.threads = cfg.import.threads;
+    let naive: store::Zone = cfg
+        .import
+        .naive_timezone
+        .parse()
+        .map_err(|e: String| anyhow!("import.naive_timezone: {e}"))?;
+    opts.records.naive_offset_secs = match naive {
+        store::Zone::Fixed(o) => o.local_minus_utc(),
+        store::Zone::Named(_) => {
+            return Err(anyhow!(
+                "import.naive_timezone must be UTC or a fixed offset like +08:00"
+            ));
+        }
+    };
+    Ok(opts)
+}
+
+/// Imports one input with a progress bar.
+pub fn import_one(
+    store: &mut store::Store,
+    input: &Input,
+    opts: ParseOptions,
+    icfg: &ImportConfig,
+    quiet: bool,
+    print_acks: bool,
+) -> Result<ImportReport> {
+    let mut progress = Progress::default();
+    if print_acks {
+        progress.on_commit = Some(Box::new(|records, rows| {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "ack records={records} rows={rows}");
+            let _ = out.flush();
+        }));
+    }
+    let progress = Arc::new(progress);
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(input.name());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ticker = {
+        let (bar, progress, stop) = (bar.clone(), progress.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                bar.set_length(progress.total.load(Ordering::Relaxed));
+                bar.set_position(progress.bytes.load(Ordering::Relaxed));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let r = store::import::run(store, input, opts, icfg, &progress);
+    stop.store(true, Ordering::Relaxed);
+    let _ = ticker.join();
+    bar.finish_and_clear();
+    Ok(r?)
+}
+
+fn rate(r: &ImportReport) -> f64 {
+    r.records as f64 / r.elapsed.as_secs_f64().max(1e-9)
+}
+
+pub fn print_report(r: &ImportReport) {
+    if r.already_imported {
+        println!(
+            "{}: already imported (same content); nothing to do. Use --force to import it again.",
+            r.source
+        );
+        return;
+    }
+    let resumed = if r.resumed_from > 0 {
+        format!(" (resumed after record {})", thousands(r.resumed_from))
+    } else {
+        String::new()
+    };
+    println!(
+        "{}: {} records read, {} imported, {} quarantined in {:.2}s ({} rows/s){resumed}",
+        r.source,
+        thousands(r.records),
+        thousands(r.imported),
+        thousands(r.quarantined_total()),
+        r.elapsed.as_secs_f64(),
+        thousands(rate(r) as u64),
+    );
+    for (reason, n) in &r.quarantined {
+        println!("  quarantined {reason}: {}", thousands(*n));
+    }
+}
+
+fn report_json(r: &ImportReport) -> serde_json::Value {
+    let q: serde_json::Map<String, serde_json::Value> = r
+        .quarantined
+        .iter()
+        .map(|(k, v)| (k.code().to_string(), (*v).into()))
+        .collect();
+    serde_json::json!({
+        "source": r.source, "records": r.records, "imported": r.imported, "quarantined": q,
+        "commits": r.commits, "resumed_from": r.resumed_from, "already_imported": r.already_imported,
+        "seconds": r.elapsed.as_secs_f64(), "rows_per_sec": rate(r),
+    })
+}

@@ -1,0 +1,42 @@
+//! One module per subcommand.
+
+mod compact;
+mod demo;
+mod generate;
+mod import;
+mod quarantine;
+mod stats;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use anyhow::Result;
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let mut cfg = Config::load(cli.config.as_deref())?;
+    if let Some(d) = &cli.data_dir {
+        cfg.data_dir = d.clone();
+    }
+    if let Some(tz) = &cli.timezone {
+        cfg.timezone = tz.clone();
+    }
+    match &cli.command {
+        Command::Import(a) => import::run(&cfg, a, cli.json),
+        Command::Stats(a) => stats::run(&cfg, a, cli.json),
+        Command::Gen(a) => generate::run(&cfg, a),
+        Command::Quarantine(a) => quarantine::run(&cfg, a, cli.json),
+        Command::Compact(a) => compact::run(&cfg, a, cli.json),
+        Command::Demo(a) => demo::run(&cfg, a),
+        Command::Config => {
+            print!("{}", Config::sample());
+            Ok(())
+        }
+    }
+}
+
+/// Opens the store, explaining how to fix the usual problems.
+pub fn open_store(cfg: &Config) -> Result<store::Store> {
+    let sc = cfg.store()?;
+    store::Store::open(sc)
+        .map_err(|e| anyhow::anyhow!("cannot open the data dir {}: {e}", cfg.data_dir.display()))
+}

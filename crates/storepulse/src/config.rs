@@ -1,0 +1,213 @@
+//! `storepulse.toml`: every setting, documented once on its field. Precedence, lowest first:
+//! built-in defaults, the config file, `STOREPULSE_*` environment variables (nested keys joined
+//! by `__`, e.g. `STOREPULSE_IMPORT__ROWS_PER_COMMIT=500000`), command-line flags.
+
+use anyhow::{Context, Result};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where everything is kept: wal/, lake/, quarantine/, catalog/, state/.
+    pub data_dir: PathBuf,
+    /// Time zone of day partitions and calendar windows: UTC, an offset like +08:00, or an IANA
+    /// name like Asia/Shanghai. The Taobao and course data sets are UTC+8.
+    pub timezone: String,
+    /// What counts as a valid event.
+    pub validation: ValidationConfig,
+    /// How files are imported.
+    pub import: ImportSection,
+    /// Lake upkeep.
+    pub lake: LakeSection,
+}
+
+/// Validation settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ValidationConfig {
+    /// Earliest plausible event time (RFC 3339).
+    pub min_ts: String,
+    /// Latest plausible event time (RFC 3339); empty means "now + max_future_secs".
+    pub max_ts: String,
+    /// How far in the future an event may lie when max_ts is empty, in seconds.
+    pub max_future_secs: i64,
+    /// Behaviour actions accepted besides pv, cart, fav, buy.
+    pub extra_actions: Vec<String>,
+}
+
+/// Import settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportSection {
+    /// Rows per commit: each commit is one acknowledged, crash-safe batch.
+    pub rows_per_commit: usize,
+    /// Parser threads (0 = one per CPU).
+    pub threads: usize,
+    /// Parquet encoder threads (0 = one per CPU).
+    pub encoders: usize,
+    /// zstd level of lake files (1 = fastest; 3 = smaller).
+    pub zstd_level: i32,
+    /// Zone of naive local times in imported files (Online Retail's InvoiceDate).
+    pub naive_timezone: String,
+}
+
+/// Lake upkeep settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LakeSection {
+    /// Compaction merges a day partition's files smaller than this many MiB.
+    pub compact_small_file_mb: u64,
+    /// Compaction writes files of up to this many rows.
+    pub compact_target_rows: u64,
+    /// Keep event data this many days (0 = forever).
+    pub retention_days: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./storepulse-data"),
+            timezone: "UTC".into(),
+            validation: ValidationConfig::default(),
+            import: ImportSection::default(),
+            lake: LakeSection::default(),
+        }
+    }
+}
+
+impl Default for ValidationConfig {
+    fn default() -> Self {
+        ValidationConfig {
+            min_ts: "2000-01-01T00:00:00Z".into(),
+            max_ts: String::new(),
+            max_future_secs: 86_400,
+            extra_actions: Vec::new(),
+        }
+    }
+}
+
+impl Default for ImportSection {
+    fn default() -> Self {
+        ImportSection {
+            rows_per_commit: 1 << 20,
+            threads: 0,
+            encoders: 0,
+            zstd_level: 1,
+            naive_timezone: "UTC".into(),
+        }
+    }
+}
+
+impl Default for LakeSection {
+    fn default() -> Self {
+        LakeSection {
+            compact_small_file_mb: 32,
+            compact_target_rows: 16 << 20,
+            retention_days: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults ← file (explicit path, or ./storepulse.toml if present) ← environment.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match path {
+            Some(p) => {
+                anyhow::ensure!(
+                    p.exists(),
+                    "config file {} does not exist (run `storepulse config > {}` for a sample)",
+                    p.display(),
+                    p.display()
+                );
+                fig = fig.merge(Toml::file(p));
+            }
+            None if Path::new("storepulse.toml").exists() => {
+                fig = fig.merge(Toml::file("storepulse.toml"))
+            }
+            None => {}
+        }
+        fig = fig.merge(
+            Env::prefixed("STOREPULSE_")
+                .split("__")
+                .ignore(&["config", "log"]),
+        );
+        fig.extract().context("invalid configuration")
+    }
+
+    /// Validation rules from the config.
+    pub fn rules(&self) -> Result<model::Rules> {
+        let min = model::time::parse_ts(&self.validation.min_ts).map_err(|e| {
+            anyhow::anyhow!("validation.min_ts {:?}: {}", self.validation.min_ts, e.0)
+        })?;
+        let max = if self.validation.max_ts.trim().is_empty() {
+            None
+        } else {
+            Some(
+                model::time::parse_ts(&self.validation.max_ts)
+                    .map_err(|e| anyhow::anyhow!("validation.max_ts: {}", e.0))?,
+            )
+        };
+        let rules = model::Rules {
+            min_ts_ms: min,
+            max_ts_ms: max,
+            max_future_secs: self.validation.max_future_secs,
+            extra_actions: self.validation.extra_actions.clone(),
+        };
+        Ok(rules.pinned())
+    }
+
+    /// Store settings from the config.
+    pub fn store(&self) -> Result<store::StoreConfig> {
+        let zone = self
+            .timezone
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("timezone: {e}"))?;
+        let mut c = store::StoreConfig::new(&self.data_dir);
+        c.zone = zone;
+        c.zstd_level = self.import.zstd_level;
+        Ok(c)
+    }
+
+    /// A commented sample config with every default.
+    pub fn sample() -> String {
+        let body = toml::to_string_pretty(&Config::default()).unwrap_or_default();
+        format!(
+            "# storepulse.toml — every setting with its default. Env overrides: STOREPULSE_<KEY>, nested with __.\n{body}"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_config_loads_back_to_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("storepulse.toml");
+        std::fs::write(&p, Config::sample()).unwrap();
+        let c = Config::load(Some(&p)).unwrap();
+        assert_eq!(
+            toml::to_string(&c).unwrap(),
+            toml::to_string(&Config::default()).unwrap()
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_zones_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "data_dri = \"x\"\n").unwrap();
+        assert!(Config::load(Some(&p)).is_err());
+        let c = Config {
+            timezone: "Mars/Base".into(),
+            ..Config::default()
+        };
+        assert!(c.store().unwrap_err().to_string().contains("Mars/Base"));
+    }
+}
