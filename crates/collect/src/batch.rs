@@ -20,6 +20,7 @@ pub struct EventBatch {
 }
 
 /// A finished table slice of a batch.
+#[derive(Debug, Clone)]
 pub struct TableBatch {
     /// The table.
     pub table: EventType,
@@ -57,7 +58,11 @@ impl EventBatch {
 
     fn slot(&mut self, t: EventType, shop: &str) -> usize {
         // A batch holds few tables: a linear scan avoids allocating a key per row.
-        match self.tables.iter().position(|((tt, s), _)| *tt == t && s == shop) {
+        match self
+            .tables
+            .iter()
+            .position(|((tt, s), _)| *tt == t && s == shop)
+        {
             Some(p) => p,
             None => {
                 self.tables.push(((t, shop.to_string()), new_columns(t)));

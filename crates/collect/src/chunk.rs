@@ -177,8 +177,19 @@ impl<'a> ChunkBuilder<'a> {
 
     /// Quarantines a row that was kept but turned out to be a duplicate (used by the store).
     pub fn duplicate_record(source: &str, format: &str, id: &IdRow) -> QuarantineRecord {
-        let pos = RowPos { source, format, shop: &id.shop, line: id.line, offset: id.offset };
-        let r = Reject::field(model::Reason::Duplicate, "event_id", &id.event_id, "an event with this event_id was already accepted for this shop");
+        let pos = RowPos {
+            source,
+            format,
+            shop: &id.shop,
+            line: id.line,
+            offset: id.offset,
+        };
+        let r = Reject::field(
+            model::Reason::Duplicate,
+            "event_id",
+            &id.event_id,
+            "an event with this event_id was already accepted for this shop",
+        );
         QuarantineRecord::new(&pos, &id.raw, r)
     }
 }

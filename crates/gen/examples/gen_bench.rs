@@ -1,10 +1,10 @@
-//! Measures Taobao-CSV generation speed.
+//! Measures generation speed.
 //!
-//! `cargo run --release -p storepulse-gen --example gen_bench -- [EVENTS] [THREADS] [PATH]`
-//! (defaults: 20M events, all cores, a temporary file that is removed afterwards).
+//! `cargo run --release -p storepulse-gen --example gen_bench -- [EVENTS] [THREADS] [PATH] [csv|ndjson]`
+//! (defaults: 20M events, all cores, a temporary file that is removed afterwards, csv).
 
 use std::time::Instant;
-use storepulse_gen::{GenConfig, Generator, write_taobao_csv_file};
+use storepulse_gen::{GenConfig, Generator, write_ndjson_file, write_taobao_csv_file};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,7 +26,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let setup = t.elapsed().as_secs_f64();
     drop(generator);
     let t = Instant::now();
-    let stats = write_taobao_csv_file(&cfg, &path, threads)?;
+    let ndjson = args.get(3).is_some_and(|f| f == "ndjson");
+    let stats = if ndjson {
+        write_ndjson_file(&cfg, &path, threads)?
+    } else {
+        write_taobao_csv_file(&cfg, &path, threads)?
+    };
     let secs = t.elapsed().as_secs_f64();
     let n = stats.pv + stats.cart + stats.fav + stats.buy;
     println!(
@@ -42,6 +47,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         100.0 * stats.fav as f64 / n as f64,
         100.0 * stats.buy as f64 / n as f64
     );
+    if ndjson {
+        println!("{stats:#?}");
+    }
     if !keep {
         std::fs::remove_file(&path)?;
     }

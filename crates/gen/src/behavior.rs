@@ -18,12 +18,12 @@
 //!   draw probabilities are calibrated from the length law so the overall mix equals
 //!   Taobao's ([`TAOBAO_MIX`]) despite the forced page views and planted bundle buys.
 
-use crate::world::Model;
 use crate::patterns::BUNDLE_SHARE;
 use crate::record::{Kind, Rec, session_key};
 use crate::rhythm::SESSION_SPAN_SECS;
 use crate::rng::{NormalTable, Rng, exp, hash2};
 use crate::users::INTEREST_WEIGHTS;
+use crate::world::Model;
 
 /// Share of each behaviour in Taobao UserBehavior (pv, cart, fav, buy).
 pub const TAOBAO_MIX: [(&str, f64); 4] = [

@@ -10,10 +10,10 @@
 
 use crate::behavior::gen_slot;
 use crate::extras::session_extras;
-use crate::world::Model;
 use crate::record::{Kind, Rec};
 use crate::rhythm::{AUX_SPAN_SECS, SESSION_SPAN_SECS};
 use crate::rng::{below_of, hash3};
+use crate::world::Model;
 
 /// Reusable buffers of one worker.
 #[derive(Default)]

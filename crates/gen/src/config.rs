@@ -315,7 +315,9 @@ mod tests {
         ] {
             assert_eq!(GenConfig::parse_count(t), Ok(n), "{t}");
         }
-        for bad in ["", "k", "-5", "1.5", "1.2345k", "abc", "1e6", "10x", "1..5M"] {
+        for bad in [
+            "", "k", "-5", "1.5", "1.2345k", "abc", "1e6", "10x", "1..5M",
+        ] {
             assert!(GenConfig::parse_count(bad).is_err(), "{bad}");
         }
     }
@@ -327,7 +329,10 @@ mod tests {
         assert!(e.0.contains("days"), "{e}");
         let e = GenConfig::new(0).validate().unwrap_err();
         assert!(e.0.contains("events"), "{e}");
-        let e = GenConfig::default().with_start_ms(1).validate().unwrap_err();
+        let e = GenConfig::default()
+            .with_start_ms(1)
+            .validate()
+            .unwrap_err();
         assert!(e.0.contains("start_ms"), "{e}");
         let e = GenConfig::default()
             .with_shop(Some("../x".into()))

@@ -2,14 +2,12 @@
 
 use crate::behavior::CHANNELS;
 use crate::extras::{PROBES, STATIC_ASSETS, url};
-use crate::world::Model;
 use crate::orders::{PAY_CHANNELS, order_id, tx_id};
 use crate::record::{Kind, NO_USER, Rec};
 use crate::rng::{hash2, mix64};
 use crate::users::{PROVINCES, format_ip};
-use ::model::{
-    AdClick, Behavior, Event, EventBody, Id, Login, Order, PageView, Payment,
-};
+use crate::world::Model;
+use ::model::{AdClick, Behavior, Event, EventBody, Id, Login, Order, PageView, Payment};
 
 /// Browsers of web users (one per user).
 const USER_AGENTS: [&str; 5] = [
@@ -51,10 +49,7 @@ fn url_of(m: &Model, r: &Rec) -> String {
         url::CART => format!("/cart/add?item_id={}", item()),
         url::FAV => format!("/fav/add?item_id={}", item()),
         url::ORDER => format!("/order/confirm?item_id={}", item()),
-        _ => PROBES
-            .get(r.item as usize)
-            .map_or("/", |p| *p)
-            .to_string(),
+        _ => PROBES.get(r.item as usize).map_or("/", |p| *p).to_string(),
     }
 }
 
@@ -114,9 +109,7 @@ pub(crate) fn to_event(m: &Model, r: &Rec) -> Event {
                 user_id: user(),
                 ad_id: m.ad_ids.id(r.item).to_string(),
                 province: p.map(|p| p.0.to_string()),
-                city: p
-                    .and_then(|p| p.2.get(r.y as usize))
-                    .map(|c| c.to_string()),
+                city: p.and_then(|p| p.2.get(r.y as usize)).map(|c| c.to_string()),
             })
         }
         Kind::PageView => {

@@ -19,11 +19,11 @@
 //! within 1-4 hours of one day, once or twice.
 
 use crate::behavior::{CHANNEL_AD, CHANNEL_WEB, Header};
-use crate::world::Model;
 use crate::orders::orders_for_buy;
 use crate::record::{Kind, NO_USER, Rec};
 use crate::rng::{Rng, below_of, hash2, hash3};
 use crate::users::ip_from_bits;
+use crate::world::Model;
 
 const P_TYPO: f64 = 0.04;
 const P_MOBILE_IP: f64 = 0.1;

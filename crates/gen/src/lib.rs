@@ -63,7 +63,6 @@ mod chunk;
 mod config;
 mod events;
 mod extras;
-mod world;
 mod orders;
 mod output;
 mod patterns;
@@ -72,6 +71,7 @@ mod record;
 mod rhythm;
 mod rng;
 mod users;
+mod world;
 
 pub use behavior::TAOBAO_MIX;
 pub use config::{
@@ -83,11 +83,11 @@ pub use output::GenStats;
 pub use patterns::BUNDLE_SHARE;
 pub use rhythm::{HOUR_WEIGHTS, minute_weight};
 
+use ::model::Event;
 use chunk::{Scratch, build};
-use world::Model;
 use std::io::{self, Write};
 use std::path::Path;
-use ::model::Event;
+use world::Model;
 
 /// One behaviour event in Taobao's shape, without allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,7 +223,11 @@ impl Generator {
             .patterns
             .sets
             .iter()
-            .map(|s| s.iter().map(|(i, _)| self.model.catalog.item_id(*i)).collect())
+            .map(|s| {
+                s.iter()
+                    .map(|(i, _)| self.model.catalog.item_id(*i))
+                    .collect()
+            })
             .collect()
     }
 }

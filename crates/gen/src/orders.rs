@@ -8,9 +8,9 @@
 //! after creation, the rest stay created only. Nothing is paid late, no receipt lacks its
 //! pay. Times never pass the run's end (a cancel that would is dropped).
 
-use crate::world::Model;
 use crate::record::{Kind, Rec, order_key};
 use crate::rng::{Rng, below_of, exp, hash3, mix64};
+use crate::world::Model;
 
 /// Share of orders that are paid within the window.
 pub const P_PAY: f64 = 0.93;

@@ -7,13 +7,13 @@
 
 use crate::chunk::{Scratch, build};
 use crate::events::to_event;
-use crate::world::Model;
 use crate::record::{Kind, Rec};
+use crate::world::Model;
+use ::model::EventType;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
-use ::model::EventType;
 
 /// What a run produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -346,7 +346,8 @@ pub(crate) fn run<W: Write>(
     std::thread::scope(|s| {
         for _ in 0..threads {
             let tx = tx.clone();
-            let (next, abort, written, advanced, pool) = (&next, &abort, &written, &advanced, &pool);
+            let (next, abort, written, advanced, pool) =
+                (&next, &abort, &written, &advanced, &pool);
             s.spawn(move || {
                 let mut scratch = Scratch::default();
                 loop {
@@ -418,14 +419,28 @@ mod tests {
         let mut out = [0u8; 32];
         let mut check = |v: i64| {
             let n = put_id(&mut out, 0, v);
-            assert_eq!(std::str::from_utf8(&out[..n]).ok(), Some(v.to_string().as_str()));
+            assert_eq!(
+                std::str::from_utf8(&out[..n]).ok(),
+                Some(v.to_string().as_str())
+            );
             let n = put_u64(&mut out, 0, v as u64);
-            assert_eq!(std::str::from_utf8(&out[..n]).ok(), Some(v.to_string().as_str()));
+            assert_eq!(
+                std::str::from_utf8(&out[..n]).ok(),
+                Some(v.to_string().as_str())
+            );
         };
-        for v in [0, 1, 9, 10, 99, 100, 999, 1000, 9999, 10_000, 12_345, 99_999_999] {
+        for v in [
+            0, 1, 9, 10, 99, 100, 999, 1000, 9999, 10_000, 12_345, 99_999_999,
+        ] {
             check(v);
         }
-        for v in [100_000_000, 4_294_967_295, 4_294_967_296, 1_511_539_200, i64::MAX] {
+        for v in [
+            100_000_000,
+            4_294_967_295,
+            4_294_967_296,
+            1_511_539_200,
+            i64::MAX,
+        ] {
             check(v);
         }
         let mut x = 1u64;

@@ -166,10 +166,15 @@ impl NormalTable {
         for _ in 0..steps / 2 {
             let (a, m, b) = (x, x + h, x + 2.0 * h);
             let area = (pdf(a) + 4.0 * pdf(m) + pdf(b)) * h / 3.0;
-            while next < NORMAL_TABLE_SIZE && cdf + area >= (next as f64 + 0.5) / NORMAL_TABLE_SIZE as f64
+            while next < NORMAL_TABLE_SIZE
+                && cdf + area >= (next as f64 + 0.5) / NORMAL_TABLE_SIZE as f64
             {
                 let target = (next as f64 + 0.5) / NORMAL_TABLE_SIZE as f64;
-                let frac = if area > 0.0 { (target - cdf) / area } else { 0.0 };
+                let frac = if area > 0.0 {
+                    (target - cdf) / area
+                } else {
+                    0.0
+                };
                 q.push(a + frac * 2.0 * h);
                 next += 1;
             }
@@ -293,7 +298,10 @@ mod tests {
         let xs: Vec<f64> = (0..n).map(|_| t.sample(rng.u64())).collect();
         let mean = xs.iter().sum::<f64>() / n as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
-        assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.02, "{mean} {var}");
+        assert!(
+            mean.abs() < 0.01 && (var - 1.0).abs() < 0.02,
+            "{mean} {var}"
+        );
         assert!((t.q[2048] - 0.000306).abs() < 1e-3, "{}", t.q[2048]);
         assert!((t.q[4095] - 3.67).abs() < 0.02, "{}", t.q[4095]);
     }
@@ -305,7 +313,10 @@ mod tests {
             let (a, b) = (exp(x), x.exp());
             assert!(((a - b) / b).abs() < 1e-14, "exp {x}: {a} {b}");
             let y = exp(x / 3.0);
-            assert!((ln(y) - y.ln()).abs() < 1e-13 * y.ln().abs().max(1.0), "ln {y}");
+            assert!(
+                (ln(y) - y.ln()).abs() < 1e-13 * y.ln().abs().max(1.0),
+                "ln {y}"
+            );
             x += 0.0137;
         }
         assert_eq!(exp(0.0), 1.0);

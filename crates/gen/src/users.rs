@@ -19,8 +19,16 @@ pub(crate) const INTEREST_WEIGHTS: [f64; 3] = [0.5, 0.3, 0.2];
 
 /// Provinces (pinyin, lower case), their weight, and cities.
 pub(crate) const PROVINCES: [(&str, f64, &[&str]); 24] = [
-    ("guangdong", 14.0, &["guangzhou", "shenzhen", "dongguan", "foshan"]),
-    ("zhejiang", 10.0, &["hangzhou", "ningbo", "wenzhou", "jinhua"]),
+    (
+        "guangdong",
+        14.0,
+        &["guangzhou", "shenzhen", "dongguan", "foshan"],
+    ),
+    (
+        "zhejiang",
+        10.0,
+        &["hangzhou", "ningbo", "wenzhou", "jinhua"],
+    ),
     ("jiangsu", 9.0, &["nanjing", "suzhou", "wuxi", "changzhou"]),
     ("shanghai", 6.0, &["shanghai"]),
     ("beijing", 5.5, &["beijing"]),

@@ -38,9 +38,7 @@ impl Model {
         let sizes: Vec<usize> = patterns.sets.iter().map(|s| s.len()).collect();
         let sessions = SessionModel::new(&sizes, &normal);
         let n_ads = (scale.items / ADS_PER_ITEM).clamp(20, 20_000);
-        let ad_w: Vec<f64> = (0..n_ads)
-            .map(|a| exp(-0.8 * ln(a as f64 + 1.0)))
-            .collect();
+        let ad_w: Vec<f64> = (0..n_ads).map(|a| exp(-0.8 * ln(a as f64 + 1.0))).collect();
         let campaigns = Campaigns::new(seed, users.len(), n_ads, cfg.start_ms, cfg.days);
         Ok(Model {
             cfg: cfg.clone(),

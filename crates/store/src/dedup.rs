@@ -76,16 +76,6 @@ impl DedupIndex {
         }
         Ok(f.metadata()?.len())
     }
-
-    /// Ids known.
-    pub fn len(&self) -> usize {
-        self.seen.len()
-    }
-
-    /// Whether no ids are known.
-    pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
-    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@
 
 mod catalog;
 mod dedup;
+mod events;
 mod fsutil;
 pub mod import;
 pub mod maintenance;
@@ -35,6 +36,7 @@ mod tz;
 mod wal;
 
 pub use catalog::{Catalog, ItemRow, UserRow};
+pub use events::to_events;
 pub use manifest::{FileEntry, ImportProgress, Manifest, QuarantineFile};
 pub use quarantine::replayable;
 pub use stats::{LakeStats, TableStats, stats};

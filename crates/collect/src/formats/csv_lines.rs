@@ -306,7 +306,10 @@ mod tests {
         let v = rows("a,\"b,c\",\"7\"\" x\"\r\n\r\nd,,\n", None);
         assert_eq!(v[0].3, ["a", "b,c", "7\" x"]);
         assert_eq!(v[1].2, RowKind::Blank);
-        assert_eq!((v[2].0, v[2].3.clone()), (3, vec!["d".into(), "".into(), "".into()]));
+        assert_eq!(
+            (v[2].0, v[2].3.clone()),
+            (3, vec!["d".into(), "".into(), "".into()])
+        );
     }
 
     #[test]
@@ -314,7 +317,10 @@ mod tests {
         let v = rows("1,\"two\nlines\",3\n4,5,6\n", Some(3));
         assert_eq!((v[0].1, v[0].2), (2, RowKind::Fields));
         assert_eq!(v[0].3[1], "two\nlines");
-        assert_eq!((v[1].0, v[1].3.clone()), (3, vec!["4".into(), "5".into(), "6".into()]));
+        assert_eq!(
+            (v[1].0, v[1].3.clone()),
+            (3, vec!["4".into(), "5".into(), "6".into()])
+        );
         // The open quote would close on the next line's quote, but the result is malformed.
         let v = rows("1,\"x\n5,\"hi\",6\n7,8,9\n", Some(3));
         assert_eq!(v.len(), 3);
@@ -324,7 +330,10 @@ mod tests {
         assert_eq!(v[2].3, ["7", "8", "9"]);
         // Never closed at all.
         let v = rows("1,\"x\n4,5,6\n", Some(3));
-        assert_eq!(v.iter().map(|r| r.2).collect::<Vec<_>>(), [RowKind::Unterminated, RowKind::Fields]);
+        assert_eq!(
+            v.iter().map(|r| r.2).collect::<Vec<_>>(),
+            [RowKind::Unterminated, RowKind::Fields]
+        );
     }
 
     #[test]

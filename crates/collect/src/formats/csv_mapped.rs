@@ -184,7 +184,9 @@ pub(crate) fn read(
                 )));
             }
             RowKind::Unterminated => {
-                return Err(fail("the header line has a quote that is not closed".into()));
+                return Err(fail(
+                    "the header line has a quote that is not closed".into(),
+                ));
             }
             RowKind::Fields => {
                 let columns: Vec<String> = (0..lines.len())
@@ -223,8 +225,9 @@ pub(crate) fn read(
                 Reason::Malformed,
                 "a quoted field is not closed (a quote opens it but none ends it)",
             )),
-            RowKind::Fields => row(&lines, &columns, &targets, opts)
-                .map(|e| Parsed::Event(Box::new(e))),
+            RowKind::Fields => {
+                row(&lines, &columns, &targets, opts).map(|e| Parsed::Event(Box::new(e)))
+            }
         };
         sink.at(m.line)
             .record(m.line, Some(m.offset), lines.raw(), parsed);
@@ -329,7 +332,10 @@ mod tests {
     fn mapping_direct_names_and_props() {
         let t = resolve(
             &cols("when,user_id,sku,action,color"),
-            &opts(&[("ts", "when"), ("item_id", "sku")], Some(EventType::Behavior)),
+            &opts(
+                &[("ts", "when"), ("item_id", "sku")],
+                Some(EventType::Behavior),
+            ),
         )
         .unwrap();
         assert_eq!(
@@ -348,7 +354,10 @@ mod tests {
     fn unusable_headers_say_what_is_expected() {
         let behavior = Some(EventType::Behavior);
         let e = resolve(&cols("1,2,3,pv,1511658000"), &opts(&[], behavior)).unwrap_err();
-        assert!(e.contains("ts") && e.contains("user_id,item_id,action"), "{e}");
+        assert!(
+            e.contains("ts") && e.contains("user_id,item_id,action"),
+            "{e}"
+        );
         let e = resolve(&cols("ts,user_id,action"), &opts(&[], behavior)).unwrap_err();
         assert!(e.contains("item_id"), "{e}");
         let e = resolve(&cols("ts,user_id"), &opts(&[], None)).unwrap_err();
@@ -357,10 +366,17 @@ mod tests {
         assert!(e.contains("\"y\""), "{e}");
         let e = resolve(&cols("ts,x"), &opts(&[("colour", "x")], behavior)).unwrap_err();
         assert!(e.contains("not an event field"), "{e}");
-        let e = resolve(&cols("ts,x,user_id"), &opts(&[("user_id", "x"), ("ts", "x")], None));
+        let e = resolve(
+            &cols("ts,x,user_id"),
+            &opts(&[("user_id", "x"), ("ts", "x")], None),
+        );
         assert!(e.unwrap_err().contains("twice"));
         // A mapped field shadows the column of the same name, which goes to props.
-        let t = resolve(&cols("ts,type,uid,user_id"), &opts(&[("user_id", "uid")], None)).unwrap();
+        let t = resolve(
+            &cols("ts,type,uid,user_id"),
+            &opts(&[("user_id", "uid")], None),
+        )
+        .unwrap();
         assert_eq!(t[3], Target::Extra("user_id".into()));
     }
 
@@ -370,6 +386,9 @@ mod tests {
             time_value("2017-11-26 09:00:00", 8 * 3600),
             Value::String("2017-11-26T01:00:00.000Z".into())
         );
-        assert_eq!(time_value("1511658000", 0), Value::String("1511658000".into()));
+        assert_eq!(
+            time_value("1511658000", 0),
+            Value::String("1511658000".into())
+        );
     }
 }

@@ -3,15 +3,20 @@
 //! parsed on its own with [`super::ndjson::parse_event`]. Memory stays bounded by the largest
 //! element, whatever the array's length.
 //!
-//! A broken element is quarantined and scanning resynchronises on the next element:
-//! - at the offending `{` when an object member is followed by `,{` (an element cut short);
-//! - at the last `,{` seen inside a string when a cut left a string open, so the next
-//!   element's text was read as string content;
-//! - otherwise at the next `{` that follows a `,`.
+//! A broken element is quarantined and scanning resynchronises on a plausible element start,
+//! a `{` that follows a `,`:
+//! - the first such `{` inside the broken element (inside a string — a cut left a string
+//!   open, so the next element's text was read as string content — or nested, when a cut left
+//!   an array open that the following elements were read into); the bytes from there on are
+//!   scanned again, so at worst a stretch of the broken element becomes an extra quarantined
+//!   record, but good elements after it are not lost;
+//! - else the offending byte itself, when it is such a `{` (an element cut short);
+//! - else the next such `{` after it.
 //!
 //! An element still open at end of input (a truncated array) is quarantined. Bytes that cannot
-//! start an element, and a `]` followed by more content, are quarantined as records too, so
-//! nothing is dropped silently. Record number = position in this sequence (1-based).
+//! start an element (including a top-level array: elements must be objects), and a `]`
+//! followed by more content, are quarantined as records too, so nothing is dropped silently.
+//! Record number = position in this sequence (1-based).
 
 use super::Parsed;
 use super::records::{Sink, format_error, io_error};
@@ -168,9 +173,9 @@ impl<R: Read> Scanner<R> {
                     let start = self.offset;
                     let s = self.element(c)?;
                     let s = match s {
-                        Scanned::Element if self.oversized => Scanned::Broken(format!(
-                            "element longer than {MAX_LINE_BYTES} bytes"
-                        )),
+                        Scanned::Element if self.oversized => {
+                            Scanned::Broken(format!("element longer than {MAX_LINE_BYTES} bytes"))
+                        }
                         s => s,
                     };
                     if self.oversized {
@@ -185,11 +190,21 @@ impl<R: Read> Scanner<R> {
 
     fn element(&mut self, first: u8) -> std::io::Result<Scanned> {
         match first {
-            b'{' | b'[' => self.container(),
-            b'"' => Ok(match self.string(&mut None)? {
-                true => Scanned::Element,
-                false => truncated(),
-            }),
+            b'{' => self.container(),
+            b'"' => {
+                let start = self.offset;
+                let mut cand = None;
+                if !self.string(&mut cand)? {
+                    return Ok(self.recover_at_eof(start, cand));
+                }
+                if let Some(k) = cand.filter(|_| !self.oversized) {
+                    let tail = self.elem.split_off(k);
+                    self.push_back(tail, start + k as u64);
+                    let why = "a string where an event object should be, holding `,{`";
+                    return Ok(Scanned::Broken(why.into()));
+                }
+                Ok(Scanned::Element)
+            }
             c if is_token(c) => {
                 self.token()?;
                 Ok(Scanned::Element)
@@ -230,7 +245,7 @@ impl<R: Read> Scanner<R> {
                     self.bump(c);
                     return Ok(true);
                 }
-                b'{' if self.prev == b',' && !self.oversized => {
+                b'{' if self.prev == b',' && !self.oversized && cand.is_none() => {
                     *cand = Some(self.elem.len());
                     self.bump(c);
                 }
@@ -247,7 +262,7 @@ impl<R: Read> Scanner<R> {
         let start = self.offset;
         loop {
             let Some(c) = self.peek()? else {
-                return Ok(truncated());
+                return Ok(self.recover_at_eof(start, cand));
             };
             if c.is_ascii_whitespace() {
                 self.bump(c);
@@ -256,6 +271,9 @@ impl<R: Read> Scanner<R> {
             let top = self.stack.last().copied();
             match (want, c) {
                 (Want::Value | Want::ValueOrClose, b'{' | b'[') if self.stack.len() < MAX_NEST => {
+                    if c == b'{' && self.prev == b',' && cand.is_none() && !self.oversized {
+                        cand = Some(self.elem.len());
+                    }
                     self.bump(c);
                     self.stack.push(c);
                     want = if c == b'{' {
@@ -266,7 +284,7 @@ impl<R: Read> Scanner<R> {
                 }
                 (Want::Value | Want::ValueOrClose, b'"') => {
                     if !self.string(&mut cand)? {
-                        return Ok(truncated());
+                        return Ok(self.recover_at_eof(start, cand));
                     }
                     want = Want::CommaOrClose;
                 }
@@ -276,7 +294,7 @@ impl<R: Read> Scanner<R> {
                 }
                 (Want::Key | Want::KeyOrClose, b'"') => {
                     if !self.string(&mut cand)? {
-                        return Ok(truncated());
+                        return Ok(self.recover_at_eof(start, cand));
                     }
                     want = Want::Colon;
                 }
@@ -324,17 +342,29 @@ impl<R: Read> Scanner<R> {
                 self.elem.len()
             )
         };
-        if c == b'{' && self.prev == b',' {
-            // An element cut short: the next one starts here.
-            return Ok(Scanned::Broken(why));
-        }
-        if let Some(k) = cand.filter(|_| !self.oversized) {
-            let tail = self.elem.split_off(k);
-            self.push_back(tail, start + k as u64);
+        if self.resync_at(start, cand) || (c == b'{' && self.prev == b',') {
             return Ok(Scanned::Broken(why));
         }
         self.forward()?;
         Ok(Scanned::Broken(why))
+    }
+
+    /// The input ended inside an element.
+    fn recover_at_eof(&mut self, start: u64, cand: Option<usize>) -> Scanned {
+        self.resync_at(start, cand);
+        truncated()
+    }
+
+    /// Cuts the element at candidate `cand` and scans the rest again; false without one.
+    fn resync_at(&mut self, start: u64, cand: Option<usize>) -> bool {
+        match cand.filter(|&k| !self.oversized && k > 0 && k < self.elem.len()) {
+            Some(k) => {
+                let tail = self.elem.split_off(k);
+                self.push_back(tail, start + k as u64);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Consumes bytes up to the next `{` that follows a `,` (or the end of input).
@@ -384,8 +414,9 @@ pub(crate) fn read(
         }
         let raw = &sc.elem;
         let parsed = match scanned {
-            Scanned::Element => super::ndjson::parse_event(raw, &opts.line)
-                .map(|e| Parsed::Event(Box::new(e))),
+            Scanned::Element => {
+                super::ndjson::parse_event(raw, &opts.line).map(|e| Parsed::Event(Box::new(e)))
+            }
             Scanned::Broken(why) => Err(Reject::row(Reason::Malformed, why)),
         };
         sink.at(n).record(n, Some(offset), raw, parsed);
@@ -428,15 +459,20 @@ mod tests {
 
     #[test]
     fn elements_with_nesting_strings_and_escapes() {
-        let s = r#" [ {"a":"x,]}\"{","p":{"q":[1,{"r":null}]}} , 2,"s",[] ] "#;
+        let s = r#" [ {"a":"x,]}\"{","p":{"q":[1,{"r":null}]}} , 2,"s" ] "#;
         let v = scan(s);
         assert_eq!(v[0].1, r#"{"a":"x,]}\"{","p":{"q":[1,{"r":null}]}}"#);
         assert_eq!(v[0].0, 3);
         assert_eq!(
             v.iter().map(|x| x.1.as_str()).collect::<Vec<_>>()[1..],
-            ["2", "\"s\"", "[]"]
+            ["2", "\"s\""]
         );
         assert!(v.iter().all(|x| x.2));
+        // Elements must be objects: a top-level array is skipped up to the next `,{`.
+        assert_eq!(
+            texts(r#"[[1,{"b":2}],{"c":3}]"#),
+            [bad("[1,"), ok(r#"{"b":2}"#), bad("]"), ok(r#"{"c":3}"#)]
+        );
     }
 
     #[test]
@@ -451,6 +487,16 @@ mod tests {
             texts(r#"[{"a":"xy,{"c":"z"},{"d":4}]"#),
             [bad(r#"{"a":"xy,"#), ok(r#"{"c":"z"}"#), ok(r#"{"d":4}"#)]
         );
+        // A cut left an array open and the following elements were read into it.
+        assert_eq!(
+            texts(r#"[{"a":[1,{"b":2},{"c":3}]"#),
+            [bad(r#"{"a":[1,"#), ok(r#"{"b":2}"#), ok(r#"{"c":3}"#)]
+        );
+        // A cut left a top-level string open.
+        assert_eq!(
+            texts(r#"["abc,{"b":2}]"#),
+            [bad(r#""abc,"#), ok(r#"{"b":2}"#)]
+        );
         // Mismatched bracket: skip to the next element.
         assert_eq!(
             texts(r#"[{"a":[1}, {"d":4}]"#),
@@ -459,7 +505,13 @@ mod tests {
         // Garbage between elements and a premature `]`.
         assert_eq!(
             texts(r#"[{"a":1}} ,{"b":2}] {"c":3}]"#),
-            [ok(r#"{"a":1}"#), bad("} ,"), ok(r#"{"b":2}"#), bad("]"), ok(r#"{"c":3}"#)]
+            [
+                ok(r#"{"a":1}"#),
+                bad("} ,"),
+                ok(r#"{"b":2}"#),
+                bad("]"),
+                ok(r#"{"c":3}"#)
+            ]
         );
     }
 

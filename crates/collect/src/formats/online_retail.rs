@@ -106,7 +106,10 @@ pub(crate) fn read(
             return Err(format_error(
                 source,
                 format,
-                format!("the input is empty; expected the header {}", COLUMNS.join(",")),
+                format!(
+                    "the input is empty; expected the header {}",
+                    COLUMNS.join(",")
+                ),
             ));
         };
         let found = match m.kind {
@@ -337,11 +340,17 @@ mod tests {
             parse_customer("-1.5").unwrap_err().reason,
             Reason::BadNumber
         );
-        assert_eq!(parse_customer("C-17").unwrap(), Some(Id::Key("C-17".into())));
+        assert_eq!(
+            parse_customer("C-17").unwrap(),
+            Some(Id::Key("C-17".into()))
+        );
         assert_eq!(parse_qty("-12").unwrap(), -12);
         assert_eq!(parse_qty("6.0").unwrap(), 6);
         assert_eq!(parse_qty("6.5").unwrap_err().reason, Reason::BadNumber);
-        assert_eq!(parse_qty("x").unwrap_err().field.as_deref(), Some("Quantity"));
+        assert_eq!(
+            parse_qty("x").unwrap_err().field.as_deref(),
+            Some("Quantity")
+        );
         assert_eq!(round6(6.0 * 2.55), 15.3);
     }
 }

@@ -75,8 +75,8 @@ pub(crate) fn read(
     let mut raw = Vec::new();
     for batch in batches {
         let batch = batch.map_err(|e| fail(format!("cannot read the Parquet file: {e}")))?;
-        let getters = getters(&batch, &names, &targets, opts.records.naive_offset_secs)
-            .map_err(&fail)?;
+        let getters =
+            getters(&batch, &names, &targets, opts.records.naive_offset_secs).map_err(&fail)?;
         for i in 0..batch.num_rows() {
             n += 1;
             let (value, bad_props) = row(&getters, &targets, i);

@@ -197,7 +197,8 @@ impl<'a> Sink<'a> {
                 }
             }
             None => {
-                self.item_index.insert(item.item_id.clone(), self.items.len());
+                self.item_index
+                    .insert(item.item_id.clone(), self.items.len());
                 self.items.push(item);
             }
         }
@@ -224,7 +225,9 @@ impl<'a> Sink<'a> {
         }
         self.item_index.clear();
         let mut chunk = b.finish();
-        chunk.bytes = chunk.bytes.saturating_sub(std::mem::take(&mut self.bytes_fix));
+        chunk.bytes = chunk
+            .bytes
+            .saturating_sub(std::mem::take(&mut self.bytes_fix));
         if !self.stopped && !(self.emit)(chunk) {
             self.stopped = true;
         }

@@ -16,7 +16,10 @@ pub struct Row {
 /// Parses Taobao CSV, panicking with the line on anything malformed.
 pub fn parse_csv(bytes: &[u8]) -> Vec<Row> {
     let text = std::str::from_utf8(bytes).expect("CSV is UTF-8");
-    assert!(text.is_empty() || text.ends_with('\n'), "last line is complete");
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "last line is complete"
+    );
     text.lines()
         .map(|line| {
             let cols: Vec<&str> = line.split(',').collect();

@@ -1,0 +1,170 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, Int64Array, RecordBatch};
+use model::EventType;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use storepulse_collect::{
+    CollectError, Format, Input, ItemRecord, ParseOptions, QuarantineRecord, parse, source,
+};
+
+/// The shared real data sets, or `None` (with a message) when they are absent.
+pub fn datasets() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED: data sets not found at {}; CI always has them",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Everything an import produced.
+pub struct Outcome {
+    /// Source records covered by the chunks.
+    pub records: u64,
+    /// (first_record, records, kept events) of each chunk, in order.
+    pub chunks: Vec<(u64, u64, usize)>,
+    /// Kept events.
+    pub kept: usize,
+    pub rejects: Vec<QuarantineRecord>,
+    pub items: Vec<ItemRecord>,
+    /// Finished tables: (table, shop, batch).
+    pub tables: Vec<(EventType, String, RecordBatch)>,
+}
+
+impl Outcome {
+    /// The batches of one table, all shops.
+    pub fn batches(&self, t: EventType) -> Vec<&RecordBatch> {
+        self.tables
+            .iter()
+            .filter(|(tt, _, _)| *tt == t)
+            .map(|(_, _, b)| b)
+            .collect()
+    }
+
+    /// Rows of one table.
+    pub fn rows(&self, t: EventType) -> usize {
+        self.batches(t).iter().map(|b| b.num_rows()).sum()
+    }
+
+    /// Value counts of a dictionary (or string) column.
+    pub fn counts(&self, t: EventType, column: &str) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for b in self.batches(t) {
+            for v in strings(b, column).into_iter().flatten() {
+                *m.entry(v).or_insert(0) += 1;
+            }
+        }
+        m
+    }
+
+    /// An Int64 column of one table, concatenated.
+    pub fn ints(&self, t: EventType, column: &str) -> Vec<Option<i64>> {
+        let mut v = Vec::new();
+        for b in self.batches(t) {
+            let a: &Int64Array = b.column_by_name(column).unwrap().as_primitive();
+            v.extend(a.iter());
+        }
+        v
+    }
+
+    /// A string column (plain or dictionary) of one table, concatenated.
+    pub fn strs(&self, t: EventType, column: &str) -> Vec<Option<String>> {
+        self.batches(t)
+            .into_iter()
+            .flat_map(|b| strings(b, column))
+            .collect()
+    }
+
+    /// Checks the invariants every import must keep: chunks are contiguous and every record
+    /// is either kept, quarantined or skipped (blank / header), never two of them.
+    pub fn assert_consistent(&self) {
+        for w in self.chunks.windows(2) {
+            assert_eq!(
+                w[0].0 + w[0].1,
+                w[1].0,
+                "chunks must be contiguous: {:?}",
+                self.chunks
+            );
+        }
+        let mut lines: Vec<u64> = self.rejects.iter().map(|r| r.line).collect();
+        lines.sort_unstable();
+        lines.dedup();
+        assert_eq!(
+            lines.len(),
+            self.rejects.len(),
+            "a record was quarantined twice"
+        );
+        for r in &self.rejects {
+            assert!(
+                !r.rule.is_empty(),
+                "a quarantine record needs a rule: {r:?}"
+            );
+        }
+        assert!(self.kept + self.rejects.len() <= self.records as usize);
+    }
+}
+
+/// A string column's values (dictionary or plain).
+pub fn strings(b: &RecordBatch, column: &str) -> Vec<Option<String>> {
+    let a = b.column_by_name(column).unwrap();
+    if let Some(d) = a.as_dictionary_opt::<Int32Type>() {
+        let values = d.values().as_string::<i32>();
+        d.keys()
+            .iter()
+            .map(|k| k.map(|k| values.value(k as usize).to_string()))
+            .collect()
+    } else {
+        let s = a.as_string::<i32>();
+        (0..s.len())
+            .map(|i| s.is_valid(i).then(|| s.value(i).to_string()))
+            .collect()
+    }
+}
+
+/// Imports a file.
+pub fn import(path: &Path, opts: ParseOptions) -> Result<Outcome, CollectError> {
+    let opened = source::open(&Input::Path(path.to_path_buf())).expect("open input");
+    let mut out = Outcome {
+        records: 0,
+        chunks: Vec::new(),
+        kept: 0,
+        rejects: Vec::new(),
+        items: Vec::new(),
+        tables: Vec::new(),
+    };
+    for chunk in parse(opened, opts) {
+        let c = chunk?;
+        out.records += c.records;
+        out.chunks.push((c.first_record, c.records, c.batch.len()));
+        out.kept += c.batch.len();
+        out.rejects.extend(c.rejects);
+        out.items.extend(c.items);
+        for t in c.batch.finish().expect("finish batch") {
+            out.tables.push((t.table, t.shop, t.batch));
+        }
+    }
+    Ok(out)
+}
+
+/// Imports bytes written to a temporary file named `name`.
+pub fn import_bytes(bytes: &[u8], name: &str, opts: ParseOptions) -> Result<Outcome, CollectError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    import(&path, opts)
+}
+
+/// Options for a format with small chunks, to exercise chunking.
+pub fn opts(format: Format) -> ParseOptions {
+    let mut o = ParseOptions::new(format);
+    o.threads = 2;
+    o
+}
