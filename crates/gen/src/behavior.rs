@@ -208,9 +208,10 @@ pub(crate) fn gen_slot(
     let (m0, m1) = plan.slot_minute_range(slot);
     let mut rng = Rng::new(hash2(m.cfg.seed ^ 0x5107, slot as u64));
     let mut index = 0u32;
-    // Each session draws the next one's user first thing, so the (cache-missing) lookup in the
-    // user table overlaps with generating the current session.
-    let mut next_user = m.users.sample(rng.u64());
+    let mut users = UserBatch {
+        buf: [0; USER_BATCH],
+        pos: USER_BATCH,
+    };
     while left > 0 {
         let p0 = out.len();
         let ctx = SlotCtx {
@@ -220,7 +221,7 @@ pub(crate) fn gen_slot(
             m0,
             m1,
         };
-        let hdr = session(m, &mut rng, &ctx, &mut next_user, out);
+        let hdr = session(m, &mut rng, &ctx, &mut users, out);
         left -= hdr.len as u64;
         index += 1;
         if let Some(f) = extra.as_deref_mut() {
@@ -251,19 +252,44 @@ struct SlotCtx {
     m1: u32,
 }
 
-/// Draws one session of at most `ctx.left` events and pushes its behaviour records. The
-/// session's user is `next_user`, which is replaced by the next session's.
+const USER_BATCH: usize = 16;
+
+/// Users of the next sessions, drawn in batches: the lookups in the (large) user table are
+/// independent, so their cache misses overlap instead of stalling one session at a time.
+struct UserBatch {
+    buf: [u32; USER_BATCH],
+    pos: usize,
+}
+
+impl UserBatch {
+    #[inline]
+    fn next(&mut self, m: &Model, rng: &mut Rng) -> u32 {
+        if self.pos == USER_BATCH {
+            let mut bits = [0u64; USER_BATCH];
+            for b in &mut bits {
+                *b = rng.u64();
+            }
+            for (u, b) in self.buf.iter_mut().zip(bits) {
+                *u = m.users.sample(b);
+            }
+            self.pos = 0;
+        }
+        self.pos += 1;
+        self.buf[self.pos - 1]
+    }
+}
+
+/// Draws one session of at most `ctx.left` events and pushes its behaviour records.
 fn session(
     m: &Model,
     rng: &mut Rng,
     ctx: &SlotCtx,
-    next_user: &mut u32,
+    users: &mut UserBatch,
     out: &mut Vec<Rec>,
 ) -> Header {
     let sm = &m.sessions;
     let catalog = &m.catalog;
-    let user = *next_user;
-    *next_user = m.users.sample(rng.u64());
+    let user = users.next(m, rng);
     let len = (sm.length(rng.unit()) as u64).min(ctx.left) as u32;
     let minute = m.plan.sample_minute(rng.unit(), ctx.m0, ctx.m1);
     let start = minute as u64 * 60 + rng.below(60);

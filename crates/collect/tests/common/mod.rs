@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::Int32Type;
+use arrow_array::types::{Int32Type, TimestampMillisecondType};
 use arrow_array::{Array, Int64Array, RecordBatch};
 use model::EventType;
 use std::collections::BTreeMap;
@@ -65,12 +65,17 @@ impl Outcome {
         m
     }
 
-    /// An Int64 column of one table, concatenated.
+    /// An Int64 (or timestamp ms) column of one table, concatenated.
     pub fn ints(&self, t: EventType, column: &str) -> Vec<Option<i64>> {
         let mut v = Vec::new();
         for b in self.batches(t) {
-            let a: &Int64Array = b.column_by_name(column).unwrap().as_primitive();
-            v.extend(a.iter());
+            let a = b.column_by_name(column).unwrap();
+            if let Some(ts) = a.as_primitive_opt::<TimestampMillisecondType>() {
+                v.extend(ts.iter());
+            } else {
+                let a: &Int64Array = a.as_primitive();
+                v.extend(a.iter());
+            }
         }
         v
     }
