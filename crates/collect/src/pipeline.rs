@@ -58,6 +58,14 @@ pub enum CollectError {
         /// The error.
         err: std::io::Error,
     },
+    /// A parser thread died: a bug. The import stops rather than silently losing rows.
+    #[error(
+        "a parser thread of {source_name} stopped unexpectedly (this is a bug in StorePulse); rows after the last committed batch were not imported"
+    )]
+    Internal {
+        /// The input.
+        source_name: String,
+    },
     /// The input as a whole is not in the expected format.
     #[error("{source_name} is not valid {format}: {message}")]
     Format {
@@ -70,14 +78,22 @@ pub enum CollectError {
     },
 }
 
-type Msg = Result<(u64, ParsedChunk), CollectError>;
+/// A parsed chunk with its sequence number, or the end of input with the number of chunks sent.
+enum Item {
+    Chunk(u64, ParsedChunk),
+    End(u64),
+}
+
+type Msg = Result<Item, CollectError>;
 
 /// Parsed chunks in input order.
 pub struct ChunkStream {
     rx: Receiver<Msg>,
     pending: BTreeMap<u64, ParsedChunk>,
     next: u64,
+    total: Option<u64>,
     failed: bool,
+    source_name: String,
 }
 
 impl Iterator for ChunkStream {
@@ -87,19 +103,30 @@ impl Iterator for ChunkStream {
             return None;
         }
         loop {
+            if self.total == Some(self.next) {
+                return None;
+            }
             if let Some(c) = self.pending.remove(&self.next) {
                 self.next += 1;
                 return Some(Ok(c));
             }
             match self.rx.recv() {
-                Ok(Ok((seq, c))) => {
+                Ok(Ok(Item::Chunk(seq, c))) => {
                     self.pending.insert(seq, c);
                 }
+                Ok(Ok(Item::End(n))) => self.total = Some(n),
                 Ok(Err(e)) => {
                     self.failed = true;
                     return Some(Err(e));
                 }
-                Err(_) => return None,
+                Err(_) if self.total == Some(self.next) => return None,
+                Err(_) => {
+                    // Every sender is gone but chunks are missing: a thread panicked.
+                    self.failed = true;
+                    return Some(Err(CollectError::Internal {
+                        source_name: self.source_name.clone(),
+                    }));
+                }
             }
         }
     }
@@ -117,6 +144,7 @@ pub fn parse(opened: Opened, opts: ParseOptions) -> ChunkStream {
     let (tx, rx) = bounded::<Msg>(threads * 2 + 2);
     let opts = Arc::new(opts);
     let name: Arc<str> = opened.name.clone().into();
+    let opened_name = opened.name.clone();
     let mut reader = BufReader::with_capacity(1 << 20, opened.reader);
     let json_array = opts.format == Format::Ndjson && starts_with_bracket(&mut reader);
     if opts.format.is_line_based() && !json_array {
@@ -127,25 +155,27 @@ pub fn parse(opened: Opened, opts: ParseOptions) -> ChunkStream {
             thread::spawn(move || {
                 for block in work_rx {
                     let chunk = parse_block(&block, &opts, &name);
-                    if tx.send(Ok((block.seq, chunk))).is_err() {
+                    if tx.send(Ok(Item::Chunk(block.seq, chunk))).is_err() {
                         return;
                     }
                 }
             });
         }
         thread::spawn(move || {
-            if let Err(err) = cut_blocks(reader, &opts, work_tx) {
-                let _ = tx.send(Err(CollectError::Io {
+            let msg = match cut_blocks(reader, &opts, work_tx) {
+                Ok(blocks) => Ok(Item::End(blocks)),
+                Err(err) => Err(CollectError::Io {
                     source_name: name.to_string(),
                     err,
-                }));
-            }
+                }),
+            };
+            let _ = tx.send(msg);
         });
     } else {
         thread::spawn(move || {
             let mut seq = 0u64;
             let mut emit = |c: ParsedChunk| {
-                let ok = tx.send(Ok((seq, c))).is_ok();
+                let ok = tx.send(Ok(Item::Chunk(seq, c))).is_ok();
                 seq += 1;
                 ok
             };
@@ -154,18 +184,19 @@ pub fn parse(opened: Opened, opts: ParseOptions) -> ChunkStream {
             } else {
                 opts.format.into()
             };
-            if let Err(e) =
-                crate::formats::records::read(format, Box::new(reader), &opts, &name, &mut emit)
-            {
-                let _ = tx.send(Err(e));
-            }
+            let result =
+                crate::formats::records::read(format, Box::new(reader), &opts, &name, &mut emit);
+            let msg = result.map(|()| Item::End(seq));
+            let _ = tx.send(msg);
         });
     }
     ChunkStream {
         rx,
         pending: BTreeMap::new(),
         next: 0,
+        total: None,
         failed: false,
+        source_name: opened_name,
     }
 }
 
@@ -195,14 +226,14 @@ struct Block {
     oversized: bool,
 }
 
-fn cut_blocks(mut r: impl BufRead, opts: &ParseOptions, tx: Sender<Block>) -> std::io::Result<()> {
+fn cut_blocks(mut r: impl BufRead, opts: &ParseOptions, tx: Sender<Block>) -> std::io::Result<u64> {
     let (mut seq, mut line, mut offset) = (0u64, 1u64, 0u64);
     // Resume: read past records already imported.
     while line <= opts.skip_records {
         let mut skipped = Vec::new();
         let n = r.read_until(b'\n', &mut skipped)?;
         if n == 0 {
-            return Ok(());
+            return Ok(seq);
         }
         offset += n as u64;
         line += 1;
@@ -224,7 +255,7 @@ fn cut_blocks(mut r: impl BufRead, opts: &ParseOptions, tx: Sender<Block>) -> st
         data.truncate(filled);
         let eof = filled < start + want;
         if data.is_empty() {
-            return Ok(());
+            return Ok(seq);
         }
         let cut = if eof {
             Some(data.len())
@@ -264,13 +295,13 @@ fn cut_blocks(mut r: impl BufRead, opts: &ParseOptions, tx: Sender<Block>) -> st
             })
             .is_err()
         {
-            return Ok(());
+            return Ok(seq);
         }
         seq += 1;
         line += lines;
         offset += len;
         if eof && carry.is_empty() {
-            return Ok(());
+            return Ok(seq);
         }
     }
 }

@@ -191,17 +191,15 @@ impl Cart {
     }
 }
 
-/// Generates the sessions of a slot. Behaviour records go to `out`; with `all`, `extra` is
-/// called after each session with its header and behaviour records to add the other types.
-/// Only records with `lo_ms <= ts < hi_ms` are kept.
+/// Generates the sessions of a slot, passing each session's records to `sink`: first its
+/// behaviour records, then (with `extra`, called with the header and behaviour records) the
+/// records of the other types. `sess` is scratch space.
 pub(crate) fn gen_slot(
     m: &Model,
     slot: u32,
-    lo_ms: i64,
-    hi_ms: i64,
-    out: &mut Vec<Rec>,
     mut extra: Option<&mut dyn FnMut(&Header, &[Rec], &mut Vec<Rec>)>,
-    tmp: &mut Vec<Rec>,
+    sess: &mut Vec<Rec>,
+    sink: &mut impl FnMut(&Rec),
 ) {
     let plan = &m.plan;
     let mut left = plan.slot_budget(slot);
@@ -212,8 +210,9 @@ pub(crate) fn gen_slot(
         buf: [0; USER_BATCH],
         pos: USER_BATCH,
     };
+    let mut tmp = Vec::new();
     while left > 0 {
-        let p0 = out.len();
+        sess.clear();
         let ctx = SlotCtx {
             slot,
             index,
@@ -221,24 +220,17 @@ pub(crate) fn gen_slot(
             m0,
             m1,
         };
-        let hdr = session(m, &mut rng, &ctx, &mut users, out);
+        let hdr = session(m, &mut rng, &ctx, &mut users, sess);
         left -= hdr.len as u64;
         index += 1;
         if let Some(f) = extra.as_deref_mut() {
             tmp.clear();
-            f(&hdr, &out[p0..], tmp);
-            out.extend_from_slice(tmp);
+            f(&hdr, sess, &mut tmp);
+            sess.extend_from_slice(&tmp);
         }
-        // Keep only this chunk's records.
-        let mut w = p0;
-        for r in p0..out.len() {
-            let ts = out[r].ts;
-            if ts >= lo_ms && ts < hi_ms {
-                out[w] = out[r];
-                w += 1;
-            }
+        for r in sess.iter() {
+            sink(r);
         }
-        out.truncate(w);
     }
 }
 

@@ -1,12 +1,15 @@
 //! Chunks: the unit of output. A chunk covers a fixed time range and is a pure function of the
 //! config and its index: it regenerates every slot whose sessions can reach into its range
 //! (sessions last at most 30 min, their orders at most 50 min), keeps the records inside the
-//! range, and sorts them by time. So chunks can be built in any order, on any thread, and
+//! range, and puts them in time order. So chunks can be built in any order, on any thread, and
 //! concatenated into the same stream.
 //!
-//! Sorting is a stable counting sort by second (behaviour events have whole-second times, as
-//! in Taobao's data, so that is all they need); with other types each second's bucket is then
-//! sorted by millisecond. Ties keep generation order, which is deterministic.
+//! Ordering is incremental: records go to one bucket per minute as they are generated; once a
+//! slot is done no later slot can add to the minutes before the next slot's start, so those
+//! buckets are sorted (by second with a 60-way counting sort, which is all that whole-second
+//! behaviour times need; with other types by millisecond, stable) and handed out. Only the
+//! buckets of the last half hour or so are open at any time, so the work stays in cache. Ties
+//! keep generation order, which is deterministic and independent of the chunking.
 
 use crate::behavior::gen_slot;
 use crate::extras::session_extras;
@@ -18,9 +21,10 @@ use crate::world::Model;
 /// Reusable buffers of one worker.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    raw: Vec<Rec>,
+    sess: Vec<Rec>,
+    buckets: Vec<Vec<Rec>>,
+    spare: Vec<Vec<Rec>>,
     sorted: Vec<Rec>,
-    tmp: Vec<Rec>,
     counts: Vec<u32>,
 }
 
@@ -35,70 +39,159 @@ const EMPTY: Rec = Rec {
     x: 0,
 };
 
-/// Builds chunk `chunk`: behaviour only, or (`all`) every event type. Returns the records in
-/// output order.
-pub(crate) fn build<'s>(m: &Model, chunk: u32, all: bool, s: &'s mut Scratch) -> &'s [Rec] {
+/// Open minute buckets of a chunk.
+struct Minutes<'a> {
+    lo: i64,
+    hi: i64,
+    buckets: &'a mut Vec<Vec<Rec>>,
+    spare: &'a mut Vec<Vec<Rec>>,
+    flushed: usize,
+}
+
+impl Minutes<'_> {
+    /// Files a record under its minute when it lies in the chunk.
+    #[inline]
+    fn push(&mut self, r: &Rec) {
+        if r.ts >= self.lo && r.ts < self.hi {
+            let b = &mut self.buckets[((r.ts - self.lo) / 60_000) as usize];
+            if b.capacity() == 0 {
+                if let Some(v) = self.spare.pop() {
+                    *b = v;
+                }
+            }
+            b.push(*r);
+        }
+    }
+
+    /// Sorts and emits every minute before `upto` (chunk-relative) not emitted yet.
+    fn flush(
+        &mut self,
+        upto: usize,
+        m: &Model,
+        all: bool,
+        sorted: &mut Vec<Rec>,
+        counts: &mut Vec<u32>,
+        emit: &mut impl FnMut(&[Rec]),
+    ) {
+        while self.flushed < upto.min(self.buckets.len()) {
+            let mut b = std::mem::take(&mut self.buckets[self.flushed]);
+            if !b.is_empty() {
+                let out: &mut [Rec] = if all {
+                    // Stable, so ties keep generation order.
+                    b.sort_by_key(|r| r.ts);
+                    &mut b
+                } else {
+                    // Behaviour times are whole seconds: a 60-way counting sort is enough.
+                    let n = b.len();
+                    if sorted.len() < n {
+                        sorted.resize(n, EMPTY);
+                    }
+                    let start = self.lo + self.flushed as i64 * 60_000;
+                    let key = |r: &Rec| ((r.ts - start) / 1000) as usize;
+                    counting_pass(&b, &mut sorted[..n], counts, 60, key);
+                    &mut sorted[..n]
+                };
+                jitter(m, out);
+                emit(out);
+            }
+            b.clear();
+            if b.capacity() > 0 {
+                self.spare.push(b);
+            }
+            self.flushed += 1;
+        }
+    }
+}
+
+/// Builds chunk `chunk`, behaviour only or (`all`) every event type, and calls `emit` with its
+/// records in output order, a minute at a time.
+pub(crate) fn build(
+    m: &Model,
+    chunk: u32,
+    all: bool,
+    s: &mut Scratch,
+    emit: &mut impl FnMut(&[Rec]),
+) {
     let (c0, c1) = m.plan.chunk_secs(chunk);
     let lo = m.plan.start_ms + c0 as i64 * 1000;
-    let hi = m.plan.start_ms + c1 as i64 * 1000;
+    let minutes = ((c1 - c0) / 60) as usize;
     let horizon = if all {
         AUX_SPAN_SECS
     } else {
         SESSION_SPAN_SECS
     };
-    s.raw.clear();
+    for b in s.buckets.iter_mut() {
+        if b.capacity() > 0 {
+            b.clear();
+            s.spare.push(std::mem::take(b));
+        }
+    }
+    s.buckets.clear();
+    s.buckets.resize_with(minutes, Vec::new);
+    let mut mins = Minutes {
+        lo,
+        hi: m.plan.start_ms + c1 as i64 * 1000,
+        buckets: &mut s.buckets,
+        spare: &mut s.spare,
+        flushed: 0,
+    };
+    if all {
+        let mut campaign = Vec::new();
+        m.campaigns.push_events(m, mins.lo, mins.hi, &mut campaign);
+        campaign.iter().for_each(|r| mins.push(r));
+    }
+    let base_minute = (c0 / 60) as usize;
     for slot in m.plan.slots_for_chunk(chunk, horizon) {
         if all {
             let mut extra = |h: &_, beh: &[Rec], out: &mut Vec<Rec>| session_extras(m, h, beh, out);
-            gen_slot(m, slot, lo, hi, &mut s.raw, Some(&mut extra), &mut s.tmp);
+            gen_slot(m, slot, Some(&mut extra), &mut s.sess, &mut |r| {
+                mins.push(r)
+            });
         } else {
-            gen_slot(m, slot, lo, hi, &mut s.raw, None, &mut s.tmp);
+            gen_slot(m, slot, None, &mut s.sess, &mut |r| mins.push(r));
         }
+        // Sessions of later slots start at or after this slot's end: earlier minutes are done.
+        let end_minute = m.plan.slot_minute_range(slot).1 as usize;
+        let upto = end_minute.saturating_sub(base_minute);
+        mins.flush(upto, m, all, &mut s.sorted, &mut s.counts, emit);
     }
-    if all {
-        m.campaigns.push_events(m, lo, hi, &mut s.raw);
-    }
-    // Stable counting sort by second.
-    let secs = (c1 - c0) as usize;
-    s.counts.clear();
-    s.counts.resize(secs + 1, 0);
-    for r in &s.raw {
-        s.counts[((r.ts - lo) / 1000) as usize + 1] += 1;
-    }
-    for i in 1..=secs {
-        s.counts[i] += s.counts[i - 1];
-    }
-    // Grow only: the scatter below overwrites every kept slot.
-    let n = s.raw.len();
-    if s.sorted.len() < n {
-        s.sorted.resize(n, EMPTY);
-    }
-    s.sorted.truncate(n);
-    for r in &s.raw {
-        let b = ((r.ts - lo) / 1000) as usize;
-        let pos = s.counts[b] as usize;
-        s.counts[b] += 1;
-        s.sorted[pos] = *r;
-    }
-    if all {
-        // After the scatter `counts[b]` is the end of bucket `b`.
-        let mut start = 0usize;
-        for b in 0..secs {
-            let end = s.counts[b] as usize;
-            if end - start > 1 {
-                s.sorted[start..end].sort_by_key(|r| r.ts);
-            }
-            start = end;
-        }
-    }
+    mins.flush(minutes, m, all, &mut s.sorted, &mut s.counts, emit);
+}
+
+/// Moves times back by up to `out_of_order_ms` (a fixed amount per event, from its identity),
+/// never before the run's start.
+fn jitter(m: &Model, recs: &mut [Rec]) {
     let ooo = m.cfg.out_of_order_ms;
-    if ooo > 0 {
-        let seed = m.cfg.seed;
-        for r in &mut s.sorted {
-            let h = hash3(seed ^ 0x0a0e, r.aux, (r.y as u64) << 8 | r.kind as u64);
-            let late = below_of(h ^ r.ts as u64, ooo as u64 + 1) as i64;
-            r.ts = (r.ts - late).max(m.plan.start_ms);
-        }
+    if ooo <= 0 {
+        return;
     }
-    &s.sorted
+    let seed = m.cfg.seed;
+    for r in recs {
+        let h = hash3(seed ^ 0x0a0e, r.aux, (r.y as u64) << 8 | r.kind as u64);
+        let late = below_of(h ^ r.ts as u64, ooo as u64 + 1) as i64;
+        r.ts = (r.ts - late).max(m.plan.start_ms);
+    }
+}
+
+/// One stable counting-sort pass from `src` into `dst` (same length) by `key < buckets`.
+fn counting_pass(
+    src: &[Rec],
+    dst: &mut [Rec],
+    counts: &mut Vec<u32>,
+    buckets: usize,
+    key: impl Fn(&Rec) -> usize,
+) {
+    counts.clear();
+    counts.resize(buckets + 1, 0);
+    for r in src {
+        counts[key(r) + 1] += 1;
+    }
+    for i in 1..=buckets {
+        counts[i] += counts[i - 1];
+    }
+    for r in src {
+        let b = key(r);
+        dst[counts[b] as usize] = *r;
+        counts[b] += 1;
+    }
 }

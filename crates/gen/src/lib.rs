@@ -10,7 +10,7 @@
 //! - [`GenConfig`] — what to generate (`events` behaviour events over `days` from `start_ms`,
 //!   `seed`, shop, time zone, out-of-orderness); [`GenConfig::parse_count`] reads `100M`.
 //! - [`Generator`] — a validated run: [`Generator::chunks`] (time-ordered `Vec<Event>`s),
-//!   [`Generator::for_each_event`], [`Generator::for_each_taobao_chunk`] (allocation-free
+//!   [`Generator::for_each_event`], [`Generator::for_each_taobao_batch`] (allocation-free
 //!   behaviour rows), [`Generator::write_taobao_csv`], [`Generator::write_ndjson`],
 //!   [`Generator::planted_patterns`].
 //! - Shortcuts [`write_taobao_csv`], [`write_taobao_csv_file`] (parallel), [`write_ndjson`],
@@ -152,10 +152,11 @@ impl Generator {
         if index >= self.num_chunks() {
             return Vec::new();
         }
-        build(&self.model, index as u32, true, scratch)
-            .iter()
-            .map(|r| events::to_event(&self.model, r))
-            .collect()
+        let mut out = Vec::new();
+        build(&self.model, index as u32, true, scratch, &mut |recs| {
+            out.extend(recs.iter().map(|r| events::to_event(&self.model, r)));
+        });
+        out
     }
 
     /// The chunks in order: together, every event of the run.
@@ -172,34 +173,37 @@ impl Generator {
         let mut stats = GenStats::default();
         let mut scratch = Scratch::default();
         for c in 0..self.model.plan.n_chunks {
-            let recs = build(&self.model, c, true, &mut scratch);
-            stats.add_records(recs);
-            for r in recs {
-                f(&events::to_event(&self.model, r));
-            }
+            build(&self.model, c, true, &mut scratch, &mut |recs| {
+                stats.add_records(recs);
+                for r in recs {
+                    f(&events::to_event(&self.model, r));
+                }
+            });
         }
         stats
     }
 
-    /// Calls `f` with each chunk's behaviour events as Taobao rows, in time order. This is the
-    /// fast path for loading tens of millions of behaviour events.
-    pub fn for_each_taobao_chunk(&self, mut f: impl FnMut(&[TaobaoRow])) -> GenStats {
+    /// Calls `f` with the behaviour events as Taobao rows, in time order, in batches (about a
+    /// minute of events each). This is the fast path for loading tens of millions of
+    /// behaviour events.
+    pub fn for_each_taobao_batch(&self, mut f: impl FnMut(&[TaobaoRow])) -> GenStats {
         let m = &self.model;
         let mut stats = GenStats::default();
         let mut scratch = Scratch::default();
         let mut rows = Vec::new();
         for c in 0..m.plan.n_chunks {
-            let recs = build(m, c, false, &mut scratch);
-            stats.add_records(recs);
-            rows.clear();
-            rows.extend(recs.iter().map(|r| TaobaoRow {
-                user_id: m.users.id(r.user),
-                item_id: m.catalog.item_id(r.item),
-                category_id: m.catalog.category_id(r.cat),
-                action: r.kind.action(),
-                ts_ms: r.ts,
-            }));
-            f(&rows);
+            build(m, c, false, &mut scratch, &mut |recs| {
+                stats.add_records(recs);
+                rows.clear();
+                rows.extend(recs.iter().map(|r| TaobaoRow {
+                    user_id: m.users.id(r.user),
+                    item_id: m.catalog.item_id(r.item),
+                    category_id: m.catalog.category_id(r.cat),
+                    action: r.kind.action(),
+                    ts_ms: r.ts,
+                }));
+                f(&rows);
+            });
         }
         stats
     }

@@ -19,19 +19,19 @@ pub fn parse_ts(text: &str) -> Result<i64, TsError> {
     if let Some(n) = parse_int(t.as_bytes()) {
         return Ok(unix_number_to_ms(n));
     }
-    if t.bytes()
-        .all(|c| c.is_ascii_digit() || c == b'.' || c == b'-')
-        && t.contains('.')
+    let decimal = t.contains('.')
+        && t.bytes()
+            .all(|c| c.is_ascii_digit() || c == b'.' || c == b'-');
+    if decimal
+        && let Ok(f) = t.parse::<f64>()
+        && f.is_finite()
+        && f.abs() < 1e15
     {
-        if let Ok(f) = t.parse::<f64>() {
-            if f.is_finite() && f.abs() < 1e15 {
-                return Ok(if f.abs() < SECONDS_MS_CUTOFF as f64 {
-                    (f * 1000.0).round() as i64
-                } else {
-                    f.round() as i64
-                });
-            }
-        }
+        return Ok(if f.abs() < SECONDS_MS_CUTOFF as f64 {
+            (f * 1000.0).round() as i64
+        } else {
+            f.round() as i64
+        });
     }
     DateTime::parse_from_rfc3339(t)
         .map(|d| d.timestamp_millis())

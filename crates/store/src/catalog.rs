@@ -146,7 +146,7 @@ impl Catalog {
             let id = Id::surrogate(key);
             let k = (shop.to_string(), id);
             match *kind {
-                "item" if !self.items.get(&k).is_some_and(|r| r.key.is_some()) => {
+                "item" if self.items.get(&k).is_none_or(|r| r.key.is_none()) => {
                     let e = self.items.entry(k).or_insert_with(|| ItemRow {
                         updated_at: now,
                         ..Default::default()
@@ -154,7 +154,7 @@ impl Catalog {
                     e.key = Some(key.clone());
                     self.dirty = true;
                 }
-                "user" if !self.users.get(&k).is_some_and(|r| r.key.is_some()) => {
+                "user" if self.users.get(&k).is_none_or(|r| r.key.is_none()) => {
                     let e = self.users.entry(k).or_insert_with(|| UserRow {
                         updated_at: now,
                         ..Default::default()

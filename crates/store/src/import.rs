@@ -115,21 +115,21 @@ pub fn run(
         ..Default::default()
     };
     let fingerprint = opened.fingerprint.clone();
-    if let (Some(fp), false) = (&fingerprint, cfg.force) {
-        if let Some(p) = store.import_progress(fp) {
-            if p.complete {
-                report.already_imported = true;
-                report.elapsed = started.elapsed();
-                return Ok(report);
-            }
-            opts.skip_records = p.records;
-            report.resumed_from = p.records;
+    if let (Some(fp), false) = (&fingerprint, cfg.force)
+        && let Some(p) = store.import_progress(fp)
+    {
+        if p.complete {
+            report.already_imported = true;
+            report.elapsed = started.elapsed();
+            return Ok(report);
         }
+        opts.skip_records = p.records;
+        report.resumed_from = p.records;
     }
-    if opts.records.path.is_none() {
-        if let Input::Path(p) = input {
-            opts.records.path = Some(p.clone());
-        }
+    if opts.records.path.is_none()
+        && let Input::Path(p) = input
+    {
+        opts.records.path = Some(p.clone());
     }
     progress
         .total

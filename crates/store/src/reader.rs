@@ -44,10 +44,7 @@ impl Scan {
 
     fn wants(&self, f: &FileEntry) -> bool {
         f.table == self.table.name()
-            && self
-                .shops
-                .as_ref()
-                .is_none_or(|s| s.iter().any(|x| *x == f.shop))
+            && self.shops.as_ref().is_none_or(|s| s.contains(&f.shop))
             && self.from_ms.is_none_or(|from| f.max_ts >= from)
             && self.to_ms.is_none_or(|to| f.min_ts < to)
     }

@@ -73,27 +73,99 @@ pub fn stats(store: &Store, distinct: bool) -> Result<LakeStats, StoreError> {
     Ok(out)
 }
 
-fn distinct_ids(store: &Store) -> Result<(u64, u64), StoreError> {
-    let mut scan = Scan::table(EventType::Behavior);
-    scan.columns = Some(vec!["user_id".into(), "item_id".into()]);
-    scan.batch_rows = 1 << 20;
-    let (mut users, mut items) = (HashSet::new(), HashSet::new());
-    for b in store.scan(scan) {
-        let b = b?.batch;
-        users.extend(
-            b.column(0)
-                .as_primitive::<Int64Type>()
-                .values()
-                .iter()
-                .copied(),
-        );
-        items.extend(
-            b.column(1)
-                .as_primitive::<Int64Type>()
-                .values()
-                .iter()
-                .copied(),
-        );
+/// Distinct ids, exact: ids below 2^32 set bits in a bitset (O(1), cache friendly); the rare
+/// larger ones (surrogates of string keys) go to a hash set. Files are split across threads.
+#[derive(Default)]
+struct Distinct {
+    bits: Vec<u64>,
+    big: HashSet<i64>,
+}
+
+impl Distinct {
+    #[inline]
+    fn add(&mut self, v: i64) {
+        if (0..1 << 32).contains(&v) {
+            let (w, b) = ((v >> 6) as usize, v & 63);
+            if w >= self.bits.len() {
+                self.bits.resize((w + 1).next_power_of_two(), 0);
+            }
+            self.bits[w] |= 1 << b;
+        } else {
+            self.big.insert(v);
+        }
     }
-    Ok((users.len() as u64, items.len() as u64))
+
+    fn merge(&mut self, o: Distinct) {
+        if o.bits.len() > self.bits.len() {
+            self.bits.resize(o.bits.len(), 0);
+        }
+        for (a, b) in self.bits.iter_mut().zip(o.bits) {
+            *a |= b;
+        }
+        self.big.extend(o.big);
+    }
+
+    fn count(&self) -> u64 {
+        self.bits.iter().map(|w| w.count_ones() as u64).sum::<u64>() + self.big.len() as u64
+    }
+}
+
+fn distinct_ids(store: &Store) -> Result<(u64, u64), StoreError> {
+    let files: Vec<_> = store
+        .manifest()
+        .files
+        .iter()
+        .filter(|f| f.table == EventType::Behavior.name())
+        .cloned()
+        .collect();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(files.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let parts: Vec<Result<(Distinct, Distinct), StoreError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let (mut users, mut items) = (Distinct::default(), Distinct::default());
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(f) = files.get(i) else {
+                            return Ok((users, items));
+                        };
+                        let mut scan = Scan::table(EventType::Behavior);
+                        scan.columns = Some(vec!["user_id".into(), "item_id".into()]);
+                        scan.batch_rows = 1 << 16;
+                        for b in store.scan_files(scan, vec![f.clone()]) {
+                            let b = b?.batch;
+                            b.column(0)
+                                .as_primitive::<Int64Type>()
+                                .values()
+                                .iter()
+                                .for_each(|v| users.add(*v));
+                            b.column(1)
+                                .as_primitive::<Int64Type>()
+                                .values()
+                                .iter()
+                                .for_each(|v| items.add(*v));
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(StoreError::Encode("stats thread panicked".into())))
+            })
+            .collect()
+    });
+    let (mut users, mut items) = (Distinct::default(), Distinct::default());
+    for p in parts {
+        let (u, i) = p?;
+        users.merge(u);
+        items.merge(i);
+    }
+    Ok((users.count(), items.count()))
 }

@@ -28,10 +28,10 @@ impl FromStr for Zone {
         if let Some(rest) = t.strip_prefix(['+', '-']) {
             let sign = if t.starts_with('-') { -1 } else { 1 };
             let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
-            if let (Ok(h), Ok(m)) = (h.parse::<i32>(), m.parse::<i32>()) {
-                if let Some(off) = FixedOffset::east_opt(sign * (h * 3600 + m * 60)) {
-                    return Ok(Zone::Fixed(off));
-                }
+            if let (Ok(h), Ok(m)) = (h.parse::<i32>(), m.parse::<i32>())
+                && let Some(off) = FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+            {
+                return Ok(Zone::Fixed(off));
             }
         }
         t.parse::<chrono_tz::Tz>()

@@ -127,8 +127,11 @@ fn segments(dir: &Path) -> io::Result<Vec<u64>> {
     Ok(v)
 }
 
-/// Reads the valid records of a segment from `offset`: (end offset of each record, payload).
-fn read_records(path: &Path, offset: u64) -> io::Result<(Vec<(u64, Vec<u8>)>, u64)> {
+/// Valid records of a segment (end offset of each, payload) and the end of the valid prefix.
+type Records = (Vec<(u64, Vec<u8>)>, u64);
+
+/// Reads the valid records of a segment from `offset`.
+fn read_records(path: &Path, offset: u64) -> io::Result<Records> {
     let mut buf = Vec::new();
     File::open(path)?.read_to_end(&mut buf)?;
     let mut at = offset as usize;

@@ -6,6 +6,8 @@
 //! well-formed (every quote opens a field and is followed by a delimiter or the end) and has
 //! the header's column count. Otherwise the first line alone is reported as
 //! [`RowKind::Unterminated`] and the following lines are read again as records of their own.
+//! Lines read again are counted: once they outnumber the lines of the input (plus a margin),
+//! a garbage file full of stray quotes stops trying joins, so work stays linear.
 
 use super::records::read_line_capped;
 use crate::pipeline::MAX_LINE_BYTES;
@@ -15,6 +17,8 @@ use std::io::BufRead;
 
 /// Most lines one quoted field may span before the record is judged broken.
 pub(crate) const MAX_JOIN_LINES: usize = 256;
+/// Lines that may be read again beyond the input's own line count before joins stop.
+const REREAD_MARGIN: u64 = 100_000;
 /// Raw text kept for an over-long line.
 const OVERSIZED_RAW: usize = 4096;
 
@@ -68,6 +72,8 @@ pub(crate) struct CsvLines<R> {
     ends_len: usize,
     /// Column count a multi-line record must have to be accepted (the header's).
     pub expected_cols: Option<usize>,
+    /// Lines pushed back after failed joins, to be read again.
+    reread: u64,
 }
 
 fn strip_cr(b: &[u8]) -> &[u8] {
@@ -91,6 +97,7 @@ impl<R: BufRead> CsvLines<R> {
             ends: vec![0; 64],
             ends_len: 0,
             expected_cols: None,
+            reread: 0,
         }
     }
 
@@ -207,7 +214,8 @@ impl<R: BufRead> CsvLines<R> {
         // A quoted field is still open: try to continue it on the following lines.
         let mut group: Vec<PhysLine> = Vec::new();
         let mut joined = false;
-        while group.len() + 1 < MAX_JOIN_LINES && self.text.len() <= MAX_LINE_BYTES {
+        let budget = self.reread <= self.next_line + REREAD_MARGIN;
+        while budget && group.len() + 1 < MAX_JOIN_LINES && self.text.len() <= MAX_LINE_BYTES {
             let Some(next) = self.read_phys()? else { break };
             let over = next.oversized;
             let done = !over && {
@@ -231,6 +239,7 @@ impl<R: BufRead> CsvLines<R> {
         if joined {
             return Ok(Some(meta(RowKind::Fields, group.len() as u64 + 1)));
         }
+        self.reread += group.len() as u64;
         for l in group.into_iter().rev() {
             self.pending.push_front(l);
         }
@@ -333,6 +342,25 @@ mod tests {
         assert_eq!(
             v.iter().map(|r| r.2).collect::<Vec<_>>(),
             [RowKind::Unterminated, RowKind::Fields]
+        );
+    }
+
+    #[test]
+    fn a_stray_quote_on_every_line_quarantines_each_alone_in_linear_work() {
+        let n = 150_000u64;
+        let input = "a,\"x\n".repeat(n as usize);
+        let mut r = CsvLines::new(std::io::Cursor::new(input.into_bytes()));
+        r.expected_cols = Some(2);
+        let mut rows = 0;
+        while let Some(m) = r.next_row().unwrap() {
+            assert_eq!(m.kind, RowKind::Unterminated);
+            rows += 1;
+        }
+        assert_eq!(rows, n);
+        assert!(
+            r.reread <= n + REREAD_MARGIN + MAX_JOIN_LINES as u64,
+            "{}",
+            r.reread
         );
     }
 

@@ -152,10 +152,10 @@ pub(crate) fn clip(s: &str) -> String {
 
 /// A time cell: what `parse_ts` reads stays as is; a naive local time becomes RFC 3339.
 pub(crate) fn time_value(cell: &str, offset_secs: i32) -> Value {
-    if model::time::parse_ts(cell).is_err() {
-        if let Ok(ms) = model::time::parse_naive(cell, offset_secs) {
-            return Value::String(model::time::format_ms(ms));
-        }
+    if model::time::parse_ts(cell).is_err()
+        && let Ok(ms) = model::time::parse_naive(cell, offset_secs)
+    {
+        return Value::String(model::time::format_ms(ms));
     }
     Value::String(cell.to_string())
 }

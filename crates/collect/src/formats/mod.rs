@@ -6,6 +6,7 @@ pub mod course;
 mod csv_lines;
 mod csv_mapped;
 mod json_array;
+mod json_scan;
 pub mod ndjson;
 mod online_retail;
 mod parquet_in;

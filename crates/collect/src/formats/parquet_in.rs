@@ -47,8 +47,30 @@ fn open(mut reader: impl Read, opts: &ParseOptions) -> Result<File, std::io::Err
     Ok(tmp)
 }
 
-/// Reads the whole input into `sink`.
+/// Reads the whole input into `sink`. A panic inside the Parquet decoder (a corrupt file can
+/// trigger one) becomes a format error instead of silently ending the import early.
 pub(crate) fn read(
+    reader: impl Read,
+    opts: &ParseOptions,
+    sink: &mut Sink<'_>,
+) -> Result<(), CollectError> {
+    let (source, format) = (sink.source, sink.format);
+    let run = std::panic::AssertUnwindSafe(|| read_file(reader, opts, sink));
+    std::panic::catch_unwind(run).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown panic");
+        Err(format_error(
+            source,
+            format,
+            format!("the Parquet decoder failed (corrupt file?): {why}"),
+        ))
+    })
+}
+
+fn read_file(
     reader: impl Read,
     opts: &ParseOptions,
     sink: &mut Sink<'_>,

@@ -4,7 +4,8 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampMillisecondType};
 use arrow_array::{Array, Int64Array, RecordBatch};
-use model::EventType;
+use model::{EventType, Reason};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use storepulse_collect::{
@@ -172,4 +173,52 @@ pub fn opts(format: Format) -> ParseOptions {
     let mut o = ParseOptions::new(format);
     o.threads = 2;
     o
+}
+
+/// (line, reason, field) of every quarantined record, by line.
+pub fn reasons(out: &Outcome) -> Vec<(u64, Reason, Option<String>)> {
+    let mut v: Vec<_> = out
+        .rejects
+        .iter()
+        .map(|r| (r.line, r.reason, r.field.clone()))
+        .collect();
+    v.sort_by_key(|r| r.0);
+    v
+}
+
+/// The `props` column, parsed.
+pub fn props(out: &Outcome, t: EventType) -> Vec<Option<Value>> {
+    out.strs(t, "props")
+        .into_iter()
+        .map(|p| p.map(|p| serde_json::from_str(&p).unwrap()))
+        .collect()
+}
+
+/// The Online Retail header.
+pub const RETAIL_HEADER: &str =
+    "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country";
+
+/// A small Online Retail file: good rows, a cancellation, and one broken row of each kind.
+pub fn retail_sample() -> String {
+    [
+        RETAIL_HEADER,
+        r#"536365,85123A,"WHITE HANGING HEART, T-LIGHT",6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom"#,
+        "C536379,D,Discount,-1,2010-12-01 09:41:00,27.50,14527.0,United Kingdom",
+        "536414,22139,,56,2010-12-01 11:52:00,0,,United Kingdom",
+        "536365,85123A,TOO,MANY,COLUMNS,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom",
+        "536366,22633,HAND WARMER,six,2010-12-01 08:28:00,1.85,17850.0,United Kingdom",
+        "536366,22633,HAND WARMER,6,yesterday,1.85,17850.0,United Kingdom",
+        ",22633,HAND WARMER,6,2010-12-01 08:28:00,1.85,17850.0,United Kingdom",
+        "536366,22633,HAND WARMER,6,2010-12-01 08:28:00,1.85x,17850.0,United Kingdom",
+        r#"536367,84879,"ASSORTED BIRD,16,2010-12-01 08:34:00,1.69,13047.0,United Kingdom"#,
+        r#"536368,22960,"JAM MAKING SET ""DELUXE""",6,2010-12-01 08:34:00,4.25,13047.0,France"#,
+        "",
+        "536369,21756,BATH BUILDING BLOCK WORD,3,2010-12-01 08:35:00,5.95,13047.0,United Kingdom",
+    ]
+    .join("\n")
+}
+
+/// A valid login event as JSON.
+pub fn login(user: u64) -> String {
+    format!(r#"{{"type":"login","ts":1558430815,"user_id":{user},"result":"fail"}}"#)
 }
