@@ -15,6 +15,8 @@ pub const ACTION_KEYS: [&str; 4] = ["pv", "cart", "fav", "buy"];
 pub struct EventBatch {
     tables: Vec<((EventType, String), Columns)>,
     rows: usize,
+    /// Slot of the last fast-path row's table: the shop rarely changes within a chunk.
+    fast_slot: Option<usize>,
     /// Original text of string-keyed ids: (`user` | `item`, key), for the catalog.
     pub keys: Vec<(&'static str, String)>,
 }
@@ -71,11 +73,6 @@ impl EventBatch {
         }
     }
 
-    fn table(&mut self, t: EventType, shop: &str) -> &mut Columns {
-        let slot = self.slot(t, shop);
-        &mut self.tables[slot].1
-    }
-
     /// Fast path for numeric behaviour rows (Taobao-shaped input): `action_key` indexes
     /// [`ACTION_KEYS`]; no envelope fields.
     #[inline]
@@ -88,20 +85,24 @@ impl EventBatch {
         category: i64,
         action_key: i32,
     ) {
-        let c = self.table(EventType::Behavior, shop);
+        let slot = match self.fast_slot {
+            Some(sl) if self.tables[sl].0.1 == shop => sl,
+            _ => {
+                let sl = self.slot(EventType::Behavior, shop);
+                self.fast_slot = Some(sl);
+                sl
+            }
+        };
+        let c = &mut self.tables[slot].1;
         let cols = &mut c.cols;
         cols[0].i64(Some(ts));
         cols[1].i64(Some(user));
         cols[2].i64(Some(item));
         cols[3].i64(Some(category));
         cols[4].dict_key(action_key);
-        cols[5].str(None);
-        cols[6].f64(None);
-        cols[7].i64(None);
-        cols[8].str(None);
-        cols[9].str(None);
-        cols[10].i64(None);
-        cols[11].str(None);
+        for col in &mut cols[5..12] {
+            col.null();
+        }
         c.rows += 1;
         self.rows += 1;
     }

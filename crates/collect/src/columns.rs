@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 /// One column under construction.
 pub(crate) enum Col {
+    /// A nullable column that has seen only nulls so far: a counter, no per-row work.
+    AllNull(usize, DataType),
     /// Timestamps (ms) and Int64 share the representation.
     I64 {
         v: Vec<i64>,
@@ -39,7 +41,14 @@ pub(crate) enum Col {
 }
 
 impl Col {
-    fn new(dt: &DataType) -> Col {
+    fn new(dt: &DataType, nullable: bool) -> Col {
+        if nullable {
+            return Col::AllNull(0, dt.clone());
+        }
+        Col::real(dt)
+    }
+
+    fn real(dt: &DataType) -> Col {
         match dt {
             DataType::Timestamp(..) => Col::I64 {
                 v: Vec::new(),
@@ -69,8 +78,51 @@ impl Col {
         }
     }
 
+    /// Turns an all-null counter into a real builder holding that many nulls.
+    #[cold]
+    fn materialize(&mut self) {
+        if let Col::AllNull(n, dt) = self {
+            let (n, dt) = (*n, dt.clone());
+            *self = Col::real(&dt);
+            for _ in 0..n {
+                self.null();
+            }
+        }
+    }
+
+    /// Appends a null.
+    #[inline]
+    pub(crate) fn null(&mut self) {
+        match self {
+            Col::AllNull(n, _) => *n += 1,
+            Col::I64 { v, nulls, .. } => {
+                v.push(0);
+                nulls.append_null();
+            }
+            Col::F64 { v, nulls } => {
+                v.push(0.0);
+                nulls.append_null();
+            }
+            Col::I32 { v, nulls } => {
+                v.push(0);
+                nulls.append_null();
+            }
+            Col::Str(b) => b.append_null(),
+            Col::Dict { keys, nulls, .. } => {
+                keys.push(0);
+                nulls.append_null();
+            }
+        }
+    }
+
     #[inline]
     pub(crate) fn i64(&mut self, x: Option<i64>) {
+        if x.is_none() {
+            return self.null();
+        }
+        if matches!(self, Col::AllNull(..)) {
+            self.materialize();
+        }
         if let Col::I64 { v, nulls, .. } = self {
             v.push(x.unwrap_or(0));
             nulls.append(x.is_some());
@@ -81,6 +133,12 @@ impl Col {
 
     #[inline]
     pub(crate) fn f64(&mut self, x: Option<f64>) {
+        if x.is_none() {
+            return self.null();
+        }
+        if matches!(self, Col::AllNull(..)) {
+            self.materialize();
+        }
         if let Col::F64 { v, nulls } = self {
             v.push(x.unwrap_or(0.0));
             nulls.append(x.is_some());
@@ -91,6 +149,12 @@ impl Col {
 
     #[inline]
     pub(crate) fn i32(&mut self, x: Option<i32>) {
+        if x.is_none() {
+            return self.null();
+        }
+        if matches!(self, Col::AllNull(..)) {
+            self.materialize();
+        }
         if let Col::I32 { v, nulls } = self {
             v.push(x.unwrap_or(0));
             nulls.append(x.is_some());
@@ -101,6 +165,12 @@ impl Col {
 
     #[inline]
     pub(crate) fn str(&mut self, x: Option<&str>) {
+        if x.is_none() {
+            return self.null();
+        }
+        if matches!(self, Col::AllNull(..)) {
+            self.materialize();
+        }
         match self {
             Col::Str(b) => b.append_option(x),
             Col::Dict {
@@ -134,6 +204,9 @@ impl Col {
     /// Pushes a dictionary key whose value was pre-interned with [`Col::intern`].
     #[inline]
     pub(crate) fn dict_key(&mut self, k: i32) {
+        if matches!(self, Col::AllNull(..)) {
+            self.materialize();
+        }
         if let Col::Dict { keys, nulls, .. } = self {
             keys.push(k);
             nulls.append_non_null();
@@ -142,6 +215,9 @@ impl Col {
 
     /// Interns a dictionary value and returns its key (used to pre-seed hot values).
     pub(crate) fn intern(&mut self, s: &str) -> i32 {
+        if matches!(self, Col::AllNull(..)) {
+            self.materialize();
+        }
         if let Col::Dict { values, index, .. } = self {
             if let Some(k) = index.get(s) {
                 return *k;
@@ -156,6 +232,7 @@ impl Col {
 
     fn finish(self) -> Result<ArrayRef, ArrowError> {
         Ok(match self {
+            Col::AllNull(n, dt) => arrow_array::new_null_array(&dt, n),
             Col::I64 { v, mut nulls, ts } => {
                 let n = nulls.finish();
                 if ts {
@@ -193,7 +270,7 @@ impl Columns {
         let cols = schema
             .fields()
             .iter()
-            .map(|f| Col::new(f.data_type()))
+            .map(|f| Col::new(f.data_type(), f.is_nullable()))
             .collect();
         Columns {
             schema,

@@ -21,7 +21,7 @@
 use crate::patterns::BUNDLE_SHARE;
 use crate::record::{Kind, Rec, session_key};
 use crate::rhythm::SESSION_SPAN_SECS;
-use crate::rng::{NormalTable, Rng, exp, hash2};
+use crate::rng::{Alias, NormalTable, Rng, exp, hash2};
 use crate::users::INTEREST_WEIGHTS;
 use crate::world::Model;
 
@@ -44,6 +44,7 @@ const P_REVISIT: f64 = 0.18;
 const P_SWITCH_CATEGORY: f64 = 0.2;
 const P_INTEREST: f64 = 0.8;
 const P_BUY_FROM_CART: f64 = 0.55;
+const P_TARGET_LAST: f64 = 0.6;
 const P_LOGIN: f64 = 0.3;
 /// Channels of a session: app, web, ad (cumulative shares).
 const CHANNEL_CUM: [f64; 2] = [0.72, 0.90];
@@ -53,9 +54,10 @@ pub(crate) const CHANNELS: [&str; 3] = ["app", "web", "ad"];
 
 /// The session laws of a run, with the calibrated action probabilities.
 pub(crate) struct SessionModel {
-    len_cdf: Vec<f64>,
-    /// Cumulative thresholds (of 2^64) of cart, fav, buy for a free position.
-    thresholds: [u64; 3],
+    /// Session lengths 1..=LEN_MAX (outcome `i` is length `i + 1`).
+    lengths: Alias,
+    /// Cumulative thresholds (of 2^32) of cart, fav, buy for a free position.
+    thresholds: [u32; 3],
     gaps: Vec<u16>,
 }
 
@@ -72,8 +74,8 @@ pub(crate) struct Header {
     pub(crate) lead: u32,
 }
 
-fn to_threshold(p: f64) -> u64 {
-    (p.clamp(0.0, 1.0) * 18_446_744_073_709_551_615.0) as u64
+fn to_threshold(p: f64) -> u32 {
+    (p.clamp(0.0, 1.0) * 4_294_967_295.0) as u32
 }
 
 impl SessionModel {
@@ -139,14 +141,15 @@ impl SessionModel {
             })
             .collect();
         SessionModel {
-            len_cdf,
+            lengths: Alias::new(&pmf),
             thresholds,
             gaps,
         }
     }
 
-    fn length(&self, u: f64) -> u32 {
-        (self.len_cdf.partition_point(|c| *c <= u) as u32 + 1).min(LEN_MAX)
+    #[inline]
+    fn length(&self, bits: u64) -> u32 {
+        self.lengths.sample(bits) + 1
     }
 }
 
@@ -164,8 +167,15 @@ impl Ring {
     fn last(&self) -> (u32, u32) {
         self.buf[(self.n + 7) % 8]
     }
-    fn pick(&self, rng: &mut Rng) -> (u32, u32) {
-        self.buf[rng.below(self.n.min(8) as u64) as usize]
+    /// The item a cart or fav acts on: the last viewed when `choice` (10 random bits) says so
+    /// (60%), else the recent one `index` (10 random bits) picks.
+    #[inline]
+    fn target(&self, choice: u64, index: u64) -> (u32, u32) {
+        if choice < TARGET_LAST_10 {
+            self.last()
+        } else {
+            self.buf[((index * self.n.min(8) as u64) >> 10) as usize]
+        }
     }
 }
 
@@ -182,8 +192,9 @@ impl Cart {
         }
         self.buf[self.len - 1] = v;
     }
-    fn take(&mut self, rng: &mut Rng) -> (u32, u32) {
-        let j = rng.below(self.len as u64) as usize;
+    /// Removes the entry that `index` (10 random bits) picks.
+    fn take(&mut self, index: u64) -> (u32, u32) {
+        let j = ((index * self.len as u64) >> 10) as usize;
         let v = self.buf[j];
         self.buf[j] = self.buf[self.len - 1];
         self.len -= 1;
@@ -191,13 +202,16 @@ impl Cart {
     }
 }
 
+/// Adds the other types' records of a session, given its header and behaviour records.
+pub(crate) type Extra<'a> = &'a mut dyn FnMut(&Header, &[Rec], &mut Vec<Rec>);
+
 /// Generates the sessions of a slot, passing each session's records to `sink`: first its
 /// behaviour records, then (with `extra`, called with the header and behaviour records) the
 /// records of the other types. `sess` is scratch space.
 pub(crate) fn gen_slot(
     m: &Model,
     slot: u32,
-    mut extra: Option<&mut dyn FnMut(&Header, &[Rec], &mut Vec<Rec>)>,
+    mut extra: Option<Extra<'_>>,
     sess: &mut Vec<Rec>,
     sink: &mut impl FnMut(&Rec),
 ) {
@@ -282,7 +296,7 @@ fn session(
     let sm = &m.sessions;
     let catalog = &m.catalog;
     let user = users.next(m, rng);
-    let len = (sm.length(rng.unit()) as u64).min(ctx.left) as u32;
+    let len = (sm.length(rng.u64()) as u64).min(ctx.left) as u32;
     let minute = m.plan.sample_minute(rng.unit(), ctx.m0, ctx.m1);
     let start = minute as u64 * 60 + rng.below(60);
     let u = rng.unit();
@@ -341,36 +355,39 @@ fn session(
     let k = bundle.map_or(0, |b| b.len());
     for i in 0..len {
         let checkout = bundle.is_some() && i >= len - k as u32;
+        // One draw decides a free position: the gap (top 12 bits), the action (low 32 bits)
+        // and which remembered item a cart/fav/buy acts on (bits 32-51).
+        let a = if i == 0 || checkout { 0 } else { rng.u64() };
         offset += if i == 0 {
             lead as u64
         } else if checkout {
             rng.below(3)
         } else {
-            sm.gaps[(rng.u64() >> 52) as usize] as u64
+            sm.gaps[(a >> 52) as usize] as u64
         };
         let (kind, (item, cat)) = match bundle {
             Some(b) if i >= 1 && (i as usize) <= k => (Kind::Pv, b[i as usize - 1]),
             Some(b) if checkout => (Kind::Buy, b[(i - (len - k as u32)) as usize]),
-            _ if i == 0 => (Kind::Pv, new_item(m, rng, &cats[..n_cats], &mut cur, None)),
+            _ if i == 0 => (Kind::Pv, page_view(m, rng, &cats[..n_cats], &mut cur, None)),
             _ => {
-                let d = rng.u64();
+                let d = a as u32;
+                let (choice, index) = ((a >> 32) & 0x3ff, (a >> 42) & 0x3ff);
                 if d < sm.thresholds[0] {
-                    let t = target(rng, &viewed);
+                    let t = viewed.target(choice, index);
                     cart.push(t);
                     (Kind::Cart, t)
                 } else if d < sm.thresholds[1] {
-                    (Kind::Fav, target(rng, &viewed))
+                    (Kind::Fav, viewed.target(choice, index))
                 } else if d < sm.thresholds[2] {
-                    let t = if cart.len > 0 && rng.chance(P_BUY_FROM_CART) {
-                        cart.take(rng)
+                    let t = if cart.len > 0 && choice < BUY_FROM_CART_10 {
+                        cart.take(index)
                     } else {
                         viewed.last()
                     };
                     (Kind::Buy, t)
                 } else {
-                    let revisit = viewed.n > 0 && rng.chance(P_REVISIT);
-                    let pick = revisit.then(|| viewed.pick(rng));
-                    (Kind::Pv, new_item(m, rng, &cats[..n_cats], &mut cur, pick))
+                    let pv = page_view(m, rng, &cats[..n_cats], &mut cur, Some(&viewed));
+                    (Kind::Pv, pv)
                 }
             }
         };
@@ -410,31 +427,32 @@ fn session(
     }
 }
 
-/// A page-viewed item: a revisit when given, else a new item from the session's categories.
-#[inline]
-fn new_item(
+/// Probabilities as thresholds on 16 or 10 random bits.
+const REVISIT_16: u64 = (P_REVISIT * 65536.0) as u64;
+const SWITCH_16: u64 = (P_SWITCH_CATEGORY * 65536.0) as u64;
+const BUY_FROM_CART_10: u64 = (P_BUY_FROM_CART * 1024.0) as u64;
+const TARGET_LAST_10: u64 = (P_TARGET_LAST * 1024.0) as u64;
+
+/// The item of a page view: with `viewed`, a revisit of a recently viewed item 18% of the time;
+/// otherwise a new item, drawn by popularity from the current category (switching to another
+/// of the session's categories 20% of the time). Two draws: one for the decisions, one for
+/// the item.
+#[inline(always)]
+fn page_view(
     m: &Model,
     rng: &mut Rng,
     cats: &[u32],
     cur: &mut usize,
-    revisit: Option<(u32, u32)>,
+    viewed: Option<&Ring>,
 ) -> (u32, u32) {
-    if let Some(v) = revisit {
-        return v;
+    let b = rng.u64();
+    if let Some(v) = viewed.filter(|v| v.n > 0 && b & 0xffff < REVISIT_16) {
+        let k = v.n.min(8) as u64;
+        return v.buf[((((b >> 16) & 0xffff) * k) >> 16) as usize];
     }
-    if cats.len() > 1 && rng.chance(P_SWITCH_CATEGORY) {
-        *cur = rng.below(cats.len() as u64) as usize;
+    if cats.len() > 1 && (b >> 16) & 0xffff < SWITCH_16 {
+        *cur = ((((b >> 32) & 0xffff) * cats.len() as u64) >> 16) as usize;
     }
     let cat = cats[*cur];
     (m.catalog.sample_item(cat, rng.unit()), cat)
-}
-
-/// The item a cart or fav acts on: the last viewed 60% of the time, else a recent one.
-#[inline]
-fn target(rng: &mut Rng, viewed: &Ring) -> (u32, u32) {
-    if rng.chance(0.6) {
-        viewed.last()
-    } else {
-        viewed.pick(rng)
-    }
 }

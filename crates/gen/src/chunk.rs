@@ -55,9 +55,7 @@ impl Minutes<'_> {
         if r.ts >= self.lo && r.ts < self.hi {
             let b = &mut self.buckets[((r.ts - self.lo) / 60_000) as usize];
             if b.capacity() == 0 {
-                if let Some(v) = self.spare.pop() {
-                    *b = v;
-                }
+                *b = self.spare.pop().unwrap_or_default();
             }
             b.push(*r);
         }

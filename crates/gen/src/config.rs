@@ -225,15 +225,11 @@ impl GenConfig {
         if let Some(shop) = &self.shop {
             ::model::check_shop(shop).map_err(|r| ConfigError(format!("shop: {r}")))?;
         }
-        if let Some(u) = self.users {
-            if !(1..=50_000_000).contains(&u) {
-                return err(format!("users must be between 1 and 50000000, got {u}"));
-            }
+        if let Some(u) = self.users.filter(|u| !(1..=50_000_000).contains(u)) {
+            return err(format!("users must be between 1 and 50000000, got {u}"));
         }
-        if let Some(i) = self.items {
-            if !(10..=1_000_000_000).contains(&i) {
-                return err(format!("items must be between 10 and 1000000000, got {i}"));
-            }
+        if let Some(i) = self.items.filter(|i| !(10..=1_000_000_000).contains(i)) {
+            return err(format!("items must be between 10 and 1000000000, got {i}"));
         }
         if let Some(c) = self.categories {
             let items = self.scale().items;

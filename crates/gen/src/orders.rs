@@ -66,9 +66,10 @@ pub(crate) fn orders_for_buy(m: &Model, buy: &Rec, rng: &mut Rng, out: &mut Vec<
     let z = m.normal.sample(rng.u64());
     let cancel_draw = rng.chance(P_CANCEL_UNPAID);
     let late = rng.below(120_000) as i64;
-    if paid {
-        let delay = (PAY_MEDIAN_MS * exp(PAY_SIGMA * z)).clamp(3000.0, 899_000.0) as i64;
-        let pay = create + delay;
+    let delay = (PAY_MEDIAN_MS * exp(PAY_SIGMA * z)).clamp(3000.0, 899_000.0) as i64;
+    let pay = create + delay;
+    // A pay that would fall after the run's end has not happened yet: the order stays open.
+    if paid && pay <= end {
         out.push(rec(pay, Kind::OrderPay, 0));
         let u = rng.unit();
         let channel = if u < PAY_CHANNELS[0].1 {

@@ -14,11 +14,12 @@
 //!   items take ~40% of the traffic and the top 10% ~70%; a 110k-event window then shows ~84k
 //!   distinct items of which ~72k are seen once, close to the real sample (84.8k and 70.6k).
 
-use crate::rng::{Alias, NormalTable, exp, exp_fast, hash2, hash3, ln, unit_of};
+use crate::rng::{Alias, NormalTable, exp, hash2, hash3, ln, unit_of};
 
 const CATEGORY_SIZE_NOISE: f64 = 0.5;
 const CATEGORY_TRAFFIC_NOISE: f64 = 0.5;
 const Q_PER_ITEM: f64 = 1e-4;
+const EXP_STEPS_PER_UNIT: f64 = 64.0;
 
 /// A bijection from dense indices `0..n` to ids `1..=m` (`m` a power of two, at least `min_m`),
 /// so ids look scattered like real ones but stay unique.
@@ -56,6 +57,8 @@ pub(crate) struct Catalog {
     ln_span: Vec<f64>,
     /// Median price per category.
     base_price: Vec<f64>,
+    /// `e^(k / 64)` for `k = 0..`, covering every `ln_span`.
+    exp_steps: Vec<f64>,
     traffic: Alias,
     item_ids: IdMap,
     cat_ids: IdMap,
@@ -97,7 +100,12 @@ impl Catalog {
             let z = normal.sample(hash3(seed, 0x9c, c as u64));
             base_price.push(60.0 * exp(0.9 * z));
         }
+        let max_span = ln_span.iter().copied().fold(0.0, f64::max);
+        let exp_steps = (0..=(max_span * EXP_STEPS_PER_UNIT) as usize + 1)
+            .map(|k| exp(k as f64 / EXP_STEPS_PER_UNIT))
+            .collect();
         Catalog {
+            exp_steps,
             offset,
             q,
             ln_span,
@@ -126,12 +134,19 @@ impl Catalog {
         self.traffic.sample(bits)
     }
 
-    /// An item of `cat` drawn by popularity from a uniform `u` in `[0, 1)`.
+    /// An item of `cat` drawn by popularity from a uniform `u` in `[0, 1)`: the inverse CDF
+    /// `rank = q · (e^(u · ln_span) - 1)`, with `e^t` from a table of `e^(k/64)` times a cubic
+    /// for the remaining `t - k/64 < 1/64` (relative error below 3e-9).
     #[inline]
     pub(crate) fn sample_item(&self, cat: u32, u: f64) -> u32 {
         let c = cat as usize;
         let q = self.q[c];
-        let r = (q * exp_fast(u * self.ln_span[c]) - q) as u32;
+        let t = u * self.ln_span[c] * EXP_STEPS_PER_UNIT;
+        let k = t as usize;
+        let s = (t - k as f64) * (1.0 / EXP_STEPS_PER_UNIT);
+        let e = self.exp_steps[k.min(self.exp_steps.len() - 1)]
+            * (1.0 + s * (1.0 + s * (0.5 + s * (1.0 / 6.0))));
+        let r = (q * e - q) as u32;
         self.offset[c] + r.min(self.size(cat) - 1)
     }
 

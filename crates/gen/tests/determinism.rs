@@ -98,3 +98,24 @@ fn chunks_are_a_pure_function_of_their_index() {
         assert!(chunk.iter().all(|e| e.ts >= from && e.ts < to));
     }
 }
+
+#[test]
+fn taobao_rows_are_the_csv_rows() {
+    let cfg = GenConfig::new(50_000)
+        .with_days(2)
+        .with_seed(9)
+        .with_chunk_events(8_000);
+    let rows = parse_csv(&csv(&cfg));
+    let mut fast = Vec::new();
+    let stats = Generator::new(&cfg)
+        .expect("valid")
+        .for_each_taobao_batch(|batch| fast.extend_from_slice(batch));
+    assert_eq!(stats.pv + stats.cart + stats.fav + stats.buy, 50_000);
+    assert_eq!(fast.len(), rows.len());
+    for (f, r) in fast.iter().zip(&rows) {
+        assert_eq!(
+            (f.user_id, f.item_id, f.category_id, f.action, f.ts_ms / 1000),
+            (r.user, r.item, r.cat, r.action.as_str(), r.ts)
+        );
+    }
+}

@@ -238,11 +238,12 @@ fn planted_co_purchases_co_occur_far_more_than_chance() {
     // Baskets: the items bought in each session.
     let mut baskets: HashMap<String, HashSet<i64>> = HashMap::new();
     for e in &all {
-        if let EventBody::Behavior(b) = &e.body {
-            if b.action == "buy" {
+        match &e.body {
+            EventBody::Behavior(b) if b.action == "buy" => {
                 let s = b.session_id.clone().expect("session");
                 baskets.entry(s).or_default().insert(b.item_id.as_i64());
             }
+            _ => {}
         }
     }
     let n = baskets.len() as f64;
@@ -308,13 +309,11 @@ fn out_of_orderness_is_bounded_and_off_by_default() {
 
 #[test]
 fn bad_configs_are_refused_with_the_reason() {
-    let e = Generator::new(&GenConfig::default().with_days(0))
-        .err()
-        .expect("refused");
+    let Err(e) = Generator::new(&GenConfig::default().with_days(0)) else {
+        panic!("0 days must be refused");
+    };
     assert!(e.to_string().contains("days"));
-    let io = storepulse_gen::write_taobao_csv(&GenConfig::new(0), Vec::new())
-        .err()
-        .expect("refused");
+    let io = storepulse_gen::write_taobao_csv(&GenConfig::new(0), Vec::new()).expect_err("refused");
     assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
     assert!(io.to_string().contains("events"));
     assert!(planted_patterns(&GenConfig::default().with_out_of_order_ms(-5)).is_err());

@@ -4,7 +4,6 @@
 
 use crate::manifest::ImportProgress;
 use crate::store::{Prepared, Store, StoreError};
-use arrow_select::concat::concat_batches;
 use collect::{
     CollectError, Input, ItemRecord, ParseOptions, QuarantineRecord, TableBatch, source,
 };
@@ -330,10 +329,9 @@ impl Pending {
         let mut groups: Vec<_> = std::mem::take(&mut self.tables).into_iter().collect();
         groups.sort_by(|a, b| a.0.cmp(&b.0));
         for ((table, shop), batches) in groups {
-            let schema = batches[0].schema();
-            let batch =
-                concat_batches(&schema, &batches).map_err(|e| StoreError::Encode(e.to_string()))?;
-            tables.push(TableBatch { table, shop, batch });
+            // No concatenation: the preparer writes the batches one after another when they
+            // are already in time order, and sorts only when they are not.
+            tables.extend(batches.into_iter().map(|batch| TableBatch { table, shop: shop.clone(), batch }));
         }
         self.rows = 0;
         Ok(Job {

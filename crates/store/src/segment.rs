@@ -76,6 +76,17 @@ pub fn kind_column(t: EventType) -> Option<&'static str> {
     }
 }
 
+/// Counts rows per value of a dictionary column over several batches.
+pub fn count_kinds_all(batches: &[RecordBatch], column: &str) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for b in batches {
+        for (k, n) in count_kinds(b, column) {
+            *out.entry(k).or_insert(0) += n;
+        }
+    }
+    out
+}
+
 /// Counts rows per value of a dictionary column.
 pub fn count_kinds(batch: &RecordBatch, column: &str) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
@@ -122,6 +133,10 @@ pub fn writer_properties(zstd_level: i32) -> WriterProperties {
         .set_column_dictionary_enabled("ts".into(), false)
         .set_column_encoding("ts".into(), Encoding::DELTA_BINARY_PACKED)
         .set_column_dictionary_enabled("received_at".into(), false)
+        // Millions of distinct users and items overflow any dictionary page: hashing every value
+        // only to fall back to plain costs a fifth of the import. zstd does the compressing.
+        .set_column_dictionary_enabled("user_id".into(), false)
+        .set_column_dictionary_enabled("item_id".into(), false)
         .set_column_encoding("received_at".into(), Encoding::DELTA_BINARY_PACKED)
         .set_created_by("storepulse".into())
         .build()
@@ -129,18 +144,54 @@ pub fn writer_properties(zstd_level: i32) -> WriterProperties {
 
 /// Writes a batch to `path` and fsyncs it; returns the file size.
 pub fn write_parquet(path: &Path, batch: &RecordBatch, props: WriterProperties) -> io::Result<u64> {
+    write_parquet_all(path, std::slice::from_ref(batch), props)
+}
+
+/// Writes batches (sharing one schema, already in order) to one file and fsyncs it.
+pub fn write_parquet_all(path: &Path, batches: &[RecordBatch], props: WriterProperties) -> io::Result<u64> {
+    let schema = batches.first().map(|b| b.schema()).ok_or_else(|| io::Error::other("no batches to write"))?;
     let file = File::create(path)?;
-    let mut w = ArrowWriter::try_new(
-        BufWriter::with_capacity(1 << 20, file),
-        batch.schema(),
-        Some(props),
-    )
-    .map_err(io::Error::other)?;
-    w.write(batch).map_err(io::Error::other)?;
+    let mut w = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props)).map_err(io::Error::other)?;
+    for b in batches {
+        w.write(b).map_err(io::Error::other)?;
+    }
     let buf = w.into_inner().map_err(io::Error::other)?;
     let file = buf.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     Ok(file.metadata()?.len())
+}
+
+/// Day slices of batches of one table: if every batch is sorted and each starts at or after
+/// the previous one's end (the usual case for time-ordered input), they are cut without copying;
+/// otherwise they are concatenated and sorted.
+pub fn split_days_many(batches: Vec<RecordBatch>, zone: &Zone) -> Result<Vec<(String, Vec<RecordBatch>)>, arrow_schema::ArrowError> {
+    let mut prev_end = i64::MIN;
+    let ordered = batches.iter().all(|b| {
+        let ts = ts_values(b);
+        let ok = ts.first().is_none_or(|&f| f >= prev_end) && ts.windows(2).all(|w| w[0] <= w[1]);
+        if let Some(&l) = ts.last() {
+            prev_end = l;
+        }
+        ok
+    });
+    let slices = if ordered {
+        let mut v = Vec::new();
+        for b in batches {
+            v.extend(split_days(b, zone)?);
+        }
+        v
+    } else {
+        let Some(schema) = batches.first().map(|b| b.schema()) else { return Ok(Vec::new()) };
+        split_days(arrow_select::concat::concat_batches(&schema, &batches)?, zone)?
+    };
+    let mut out: Vec<(String, Vec<RecordBatch>)> = Vec::new();
+    for s in slices {
+        match out.last_mut() {
+            Some((dt, v)) if *dt == s.dt => v.push(s.batch),
+            _ => out.push((s.dt, vec![s.batch])),
+        }
+    }
+    Ok(out)
 }
 
 /// Smallest and largest `ts` of a sorted batch.

@@ -6,8 +6,59 @@ use crate::batch::ACTION_KEYS;
 use model::time::{parse_int, unix_number_to_ms};
 use model::{Behavior, Event, EventBody, Id, Reason, Reject};
 
+/// Reads a canonical non-negative decimal (no leading zero) ending at `end` (a comma or the end
+/// of the line), advancing `i` past the terminator. `None` sends the line to the general path.
+#[inline(always)]
+fn fast_num(b: &[u8], i: &mut usize, last: bool) -> Option<i64> {
+    let start = *i;
+    let mut n: u64 = 0;
+    while let Some(&c) = b.get(*i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        n = n.wrapping_mul(10).wrapping_add(d as u64);
+        *i += 1;
+    }
+    let len = *i - start;
+    if len == 0 || len > 18 || (len > 1 && b[start] == b'0') {
+        return None;
+    }
+    match (last, b.get(*i)) {
+        (true, None) => {}
+        (false, Some(b',')) => *i += 1,
+        _ => return None,
+    }
+    Some(n as i64)
+}
+
+/// The single-pass hot path for `digits,digits,digits,pv|cart|fav|buy,digits`.
+#[inline(always)]
+fn fast(b: &[u8]) -> Option<(i64, i64, i64, i32, i64)> {
+    let mut i = 0;
+    let u = fast_num(b, &mut i, false)?;
+    let it = fast_num(b, &mut i, false)?;
+    let c = fast_num(b, &mut i, false)?;
+    let rest = &b[i..];
+    let (a, skip) = match rest {
+        [b'p', b'v', b',', ..] => (0, 3),
+        [b'c', b'a', b'r', b't', b',', ..] => (1, 5),
+        [b'f', b'a', b'v', b',', ..] => (2, 4),
+        [b'b', b'u', b'y', b',', ..] => (3, 4),
+        _ => return None,
+    };
+    i += skip;
+    let t = fast_num(b, &mut i, true)?;
+    Some((u, it, c, a, t))
+}
+
 /// Parses one line.
 pub fn parse(line: &[u8], opts: &LineOptions) -> Result<Parsed, Reject> {
+    if let Some((u, i, c, a, t)) = fast(line) {
+        let ts = unix_number_to_ms(t);
+        opts.rules.check_ts(ts)?;
+        return Ok(Parsed::Fast(ts, u, i, c, a));
+    }
     let mut f: [&[u8]; 5] = [&[]; 5];
     let mut n = 0;
     for part in line.split(|&c| c == b',') {
@@ -82,6 +133,14 @@ mod tests {
 
     fn p(line: &str) -> Result<Parsed, Reject> {
         parse(line.as_bytes(), &LineOptions::default())
+    }
+
+    #[test]
+    fn the_fast_path_refuses_what_it_cannot_judge() {
+        for line in ["01,2,3,pv,1511658000", "1,2,3,pv,1511658000,", "1,2,3,pv ,1511658000", "1,2,3,Pv,1511658000", "1,2,3,pv,", "1,,3,pv,1"] {
+            assert!(fast(line.as_bytes()).is_none(), "{line}");
+        }
+        assert_eq!(fast(b"0,20,3,cart,1511658000"), Some((0, 20, 3, 1, 1511658000)));
     }
 
     #[test]
