@@ -20,7 +20,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(p) => (std::path::PathBuf::from(p), true),
         None => (std::env::temp_dir().join("storepulse_gen_bench.csv"), false),
     };
-    let cfg = GenConfig::new(events);
+    let mut cfg = GenConfig::new(events);
+    if let Some(c) = std::env::var("GEN_CHUNK_EVENTS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+    {
+        cfg = cfg.with_chunk_events(c);
+    }
     let t = Instant::now();
     let generator = Generator::new(&cfg)?;
     let setup = t.elapsed().as_secs_f64();

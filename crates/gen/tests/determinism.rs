@@ -114,7 +114,13 @@ fn taobao_rows_are_the_csv_rows() {
     assert_eq!(fast.len(), rows.len());
     for (f, r) in fast.iter().zip(&rows) {
         assert_eq!(
-            (f.user_id, f.item_id, f.category_id, f.action, f.ts_ms / 1000),
+            (
+                f.user_id,
+                f.item_id,
+                f.category_id,
+                f.action,
+                f.ts_ms / 1000
+            ),
             (r.user, r.item, r.cat, r.action.as_str(), r.ts)
         );
     }

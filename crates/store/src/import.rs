@@ -331,7 +331,11 @@ impl Pending {
         for ((table, shop), batches) in groups {
             // No concatenation: the preparer writes the batches one after another when they
             // are already in time order, and sorts only when they are not.
-            tables.extend(batches.into_iter().map(|batch| TableBatch { table, shop: shop.clone(), batch }));
+            tables.extend(batches.into_iter().map(|batch| TableBatch {
+                table,
+                shop: shop.clone(),
+                batch,
+            }));
         }
         self.rows = 0;
         Ok(Job {

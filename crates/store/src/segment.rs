@@ -148,10 +148,18 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch, props: WriterProperties) 
 }
 
 /// Writes batches (sharing one schema, already in order) to one file and fsyncs it.
-pub fn write_parquet_all(path: &Path, batches: &[RecordBatch], props: WriterProperties) -> io::Result<u64> {
-    let schema = batches.first().map(|b| b.schema()).ok_or_else(|| io::Error::other("no batches to write"))?;
+pub fn write_parquet_all(
+    path: &Path,
+    batches: &[RecordBatch],
+    props: WriterProperties,
+) -> io::Result<u64> {
+    let schema = batches
+        .first()
+        .map(|b| b.schema())
+        .ok_or_else(|| io::Error::other("no batches to write"))?;
     let file = File::create(path)?;
-    let mut w = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props)).map_err(io::Error::other)?;
+    let mut w = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props))
+        .map_err(io::Error::other)?;
     for b in batches {
         w.write(b).map_err(io::Error::other)?;
     }
@@ -164,7 +172,10 @@ pub fn write_parquet_all(path: &Path, batches: &[RecordBatch], props: WriterProp
 /// Day slices of batches of one table: if every batch is sorted and each starts at or after
 /// the previous one's end (the usual case for time-ordered input), they are cut without copying;
 /// otherwise they are concatenated and sorted.
-pub fn split_days_many(batches: Vec<RecordBatch>, zone: &Zone) -> Result<Vec<(String, Vec<RecordBatch>)>, arrow_schema::ArrowError> {
+pub fn split_days_many(
+    batches: Vec<RecordBatch>,
+    zone: &Zone,
+) -> Result<Vec<(String, Vec<RecordBatch>)>, arrow_schema::ArrowError> {
     let mut prev_end = i64::MIN;
     let ordered = batches.iter().all(|b| {
         let ts = ts_values(b);
@@ -181,8 +192,13 @@ pub fn split_days_many(batches: Vec<RecordBatch>, zone: &Zone) -> Result<Vec<(St
         }
         v
     } else {
-        let Some(schema) = batches.first().map(|b| b.schema()) else { return Ok(Vec::new()) };
-        split_days(arrow_select::concat::concat_batches(&schema, &batches)?, zone)?
+        let Some(schema) = batches.first().map(|b| b.schema()) else {
+            return Ok(Vec::new());
+        };
+        split_days(
+            arrow_select::concat::concat_batches(&schema, &batches)?,
+            zone,
+        )?
     };
     let mut out: Vec<(String, Vec<RecordBatch>)> = Vec::new();
     for s in slices {

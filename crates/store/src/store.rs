@@ -6,7 +6,9 @@ use crate::catalog::Catalog;
 use crate::dedup::{self, DedupIndex};
 use crate::fsutil::{create_dir_durable, sync_dir};
 use crate::manifest::{FileEntry, ImportProgress, Manifest, QuarantineFile};
-use crate::segment::{count_kinds_all, kind_column, split_days_many, ts_range, write_parquet_all, writer_properties};
+use crate::segment::{
+    count_kinds_all, kind_column, split_days_many, ts_range, write_parquet_all, writer_properties,
+};
 use crate::tz::Zone;
 use collect::{ChunkBuilder, ItemRecord, ParsedChunk, QuarantineRecord, TableBatch};
 use model::EventType;
@@ -487,23 +489,36 @@ impl Preparer {
     pub fn prepare(&self, tables: Vec<TableBatch>) -> Result<Prepared, StoreError> {
         let mut groups: Vec<((EventType, String), Vec<arrow_array::RecordBatch>)> = Vec::new();
         for t in tables {
-            match groups.iter_mut().find(|(k, _)| k.0 == t.table && k.1 == t.shop) {
+            match groups
+                .iter_mut()
+                .find(|(k, _)| k.0 == t.table && k.1 == t.shop)
+            {
                 Some((_, v)) => v.push(t.batch),
                 None => groups.push(((t.table, t.shop), vec![t.batch])),
             }
         }
         let mut out = Prepared::default();
         for ((table, shop), batches) in groups {
-            let days = split_days_many(batches, &self.zone).map_err(|e| StoreError::Encode(e.to_string()))?;
+            let days = split_days_many(batches, &self.zone)
+                .map_err(|e| StoreError::Encode(e.to_string()))?;
             for (dt, parts) in days {
                 let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
                 let staged = format!("lake/_staging/{seq:012}.parquet.tmp");
-                let path = format!("lake/{}/shop={shop}/dt={dt}/part-{seq:012}.parquet", table.name());
-                let bytes = write_parquet_all(&self.root.join(&staged), &parts, writer_properties(self.zstd_level))
-                    .ctx(|| format!("writing {staged}"))?;
+                let path = format!(
+                    "lake/{}/shop={shop}/dt={dt}/part-{seq:012}.parquet",
+                    table.name()
+                );
+                let bytes = write_parquet_all(
+                    &self.root.join(&staged),
+                    &parts,
+                    writer_properties(self.zstd_level),
+                )
+                .ctx(|| format!("writing {staged}"))?;
                 let min_ts = parts.first().map(|b| ts_range(b).0).unwrap_or(0);
                 let max_ts = parts.last().map(|b| ts_range(b).1).unwrap_or(0);
-                let kinds = kind_column(table).map(|c| count_kinds_all(&parts, c)).unwrap_or_default();
+                let kinds = kind_column(table)
+                    .map(|c| count_kinds_all(&parts, c))
+                    .unwrap_or_default();
                 out.files.push(FileEntry {
                     seq,
                     table: table.name().into(),

@@ -137,10 +137,20 @@ mod tests {
 
     #[test]
     fn the_fast_path_refuses_what_it_cannot_judge() {
-        for line in ["01,2,3,pv,1511658000", "1,2,3,pv,1511658000,", "1,2,3,pv ,1511658000", "1,2,3,Pv,1511658000", "1,2,3,pv,", "1,,3,pv,1"] {
+        for line in [
+            "01,2,3,pv,1511658000",
+            "1,2,3,pv,1511658000,",
+            "1,2,3,pv ,1511658000",
+            "1,2,3,Pv,1511658000",
+            "1,2,3,pv,",
+            "1,,3,pv,1",
+        ] {
             assert!(fast(line.as_bytes()).is_none(), "{line}");
         }
-        assert_eq!(fast(b"0,20,3,cart,1511658000"), Some((0, 20, 3, 1, 1511658000)));
+        assert_eq!(
+            fast(b"0,20,3,cart,1511658000"),
+            Some((0, 20, 3, 1, 1511658000))
+        );
     }
 
     #[test]
