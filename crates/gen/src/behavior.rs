@@ -454,5 +454,5 @@ fn page_view(
         *cur = ((((b >> 32) & 0xffff) * cats.len() as u64) >> 16) as usize;
     }
     let cat = cats[*cur];
-    (m.catalog.sample_item(cat, rng.unit()), cat)
+    (m.catalog.sample_item(cat, rng.u64()), cat)
 }

@@ -18,9 +18,11 @@
 //! - [`GenStats`] — counts per type and action, time range, bytes.
 //!
 //! The same config and seed always give the same output, byte for byte, whatever the number
-//! of threads: the run is cut into fixed time chunks, each a pure function of the config and
-//! its index (see `chunk.rs`). Within each stream events are in non-decreasing time order,
-//! unless [`GenConfig::out_of_order_ms`] moves times back by up to that much.
+//! of threads (or [`GenConfig::chunk_events`]): the run is cut into time chunks fixed by the
+//! config, each a pure function of the config and its index (see `chunk.rs`), and the chunks'
+//! outputs are concatenated in order. Within each stream events are in non-decreasing time
+//! order, unless [`GenConfig::out_of_order_ms`] moves times back by up to that much. Event
+//! times of behaviour are whole seconds, like Taobao's; the other types carry milliseconds.
 //!
 //! ## What is generated
 //! - **Behaviour** (`events` of them, exactly): sessions of users with skewed activity, a
@@ -52,8 +54,9 @@
 //! assert_eq!(first.split(',').count(), 5); // user_id,item_id,category_id,behavior,ts
 //! let mut buys = 0;
 //! generator.for_each_event(|e| {
-//!     e.validate(&::model::Rules::default()).unwrap();
-//!     buys += (e.event_type() == ::model::EventType::Order) as u32;
+//!     // `model` is the storepulse-model crate.
+//!     e.validate(&model::Rules::default()).unwrap();
+//!     buys += (e.event_type() == model::EventType::Order) as u32;
 //! });
 //! assert!(buys > 0);
 //! ```

@@ -9,7 +9,8 @@
 //! - **Category traffic** is proportional to size times log-normal noise (σ 0.5); the top 1% of
 //!   categories draw about half of all events, as in the data.
 //! - **Item popularity within a category** is Zipf-Mandelbrot, weight `1 / (rank + q)` with
-//!   `q = 1 + 1e-4 · size`, sampled in O(1) by inverting its continuous CDF (one `exp`). Taken
+//!   `q = 1 + 1e-4 · size`, sampled in O(1) by inverting its continuous CDF (a fixed-point
+//!   power of two from two small tables, see [`Catalog::sample_item`]). Taken
 //!   together this gives a global Zipf-Mandelbrot-like popularity: at full scale the top 1% of
 //!   items take ~40% of the traffic and the top 10% ~70%; a 110k-event window then shows ~84k
 //!   distinct items of which ~72k are seen once, close to the real sample (84.8k and 70.6k).
@@ -19,7 +20,6 @@ use crate::rng::{Alias, NormalTable, exp, hash2, hash3, ln, unit_of};
 const CATEGORY_SIZE_NOISE: f64 = 0.5;
 const CATEGORY_TRAFFIC_NOISE: f64 = 0.5;
 const Q_PER_ITEM: f64 = 1e-4;
-const EXP_STEPS_PER_UNIT: f64 = 64.0;
 
 /// A bijection from dense indices `0..n` to ids `1..=m` (`m` a power of two, at least `min_m`),
 /// so ids look scattered like real ones but stay unique.
@@ -53,12 +53,13 @@ pub(crate) struct Catalog {
     offset: Vec<u32>,
     /// Zipf-Mandelbrot offset `q` per category.
     q: Vec<f64>,
-    /// `ln((size + q) / q)` per category.
-    ln_span: Vec<f64>,
+    /// `log2((size + q) / q)` per category, fixed point with 26 fractional bits.
+    span_fx: Vec<u64>,
     /// Median price per category.
     base_price: Vec<f64>,
-    /// `e^(k / 64)` for `k = 0..`, covering every `ln_span`.
-    exp_steps: Vec<f64>,
+    /// `2^(j / 256)` and `2^(j / 65536)` for `j` in 0..256.
+    exp2_hi: Vec<f64>,
+    exp2_lo: Vec<f64>,
     traffic: Alias,
     item_ids: IdMap,
     cat_ids: IdMap,
@@ -87,28 +88,27 @@ impl Catalog {
         }
         offset[c_n] = items;
         let mut q = Vec::with_capacity(c_n);
-        let mut ln_span = Vec::with_capacity(c_n);
+        let mut span_fx = Vec::with_capacity(c_n);
         let mut traffic_w = Vec::with_capacity(c_n);
         let mut base_price = Vec::with_capacity(c_n);
         for c in 0..c_n {
             let size = (offset[c + 1] - offset[c]) as f64;
             let qc = 1.0 + Q_PER_ITEM * size;
             q.push(qc);
-            ln_span.push(ln((size + qc) / qc));
+            let log2_span = ln((size + qc) / qc) / std::f64::consts::LN_2;
+            span_fx.push((log2_span * (1u64 << 26) as f64).round() as u64);
             let z = normal.sample(hash3(seed, 0x7f, c as u64));
             traffic_w.push(size * exp(CATEGORY_TRAFFIC_NOISE * z));
             let z = normal.sample(hash3(seed, 0x9c, c as u64));
             base_price.push(60.0 * exp(0.9 * z));
         }
-        let max_span = ln_span.iter().copied().fold(0.0, f64::max);
-        let exp_steps = (0..=(max_span * EXP_STEPS_PER_UNIT) as usize + 1)
-            .map(|k| exp(k as f64 / EXP_STEPS_PER_UNIT))
-            .collect();
+        let exp2 = |x: f64| exp(x * std::f64::consts::LN_2);
         Catalog {
-            exp_steps,
+            exp2_hi: (0..256).map(|j| exp2(j as f64 / 256.0)).collect(),
+            exp2_lo: (0..256).map(|j| exp2(j as f64 / 65536.0)).collect(),
             offset,
             q,
-            ln_span,
+            span_fx,
             base_price,
             traffic: Alias::new(&traffic_w),
             item_ids: IdMap::new(items as u64, 1 << 22, seed ^ 0x17e3),
@@ -134,19 +134,23 @@ impl Catalog {
         self.traffic.sample(bits)
     }
 
-    /// An item of `cat` drawn by popularity from a uniform `u` in `[0, 1)`: the inverse CDF
-    /// `rank = q · (e^(u · ln_span) - 1)`, with `e^t` from a table of `e^(k/64)` times a cubic
-    /// for the remaining `t - k/64 < 1/64` (relative error below 3e-9).
-    #[inline]
-    pub(crate) fn sample_item(&self, cat: u32, u: f64) -> u32 {
+    /// An item of `cat` drawn by popularity from 64 random bits (the top 32 are used): the
+    /// inverse CDF `rank = q · (2^(u · log2((size + q) / q)) - 1)`. The power of two is taken
+    /// in fixed point: `t = u · span` splits into an integer part (the exponent), two 8-bit
+    /// fraction digits (two 256-entry tables) and a remainder below 2^-16 (a linear term);
+    /// relative error below 1e-9, no float-to-int conversions before the last one.
+    #[inline(always)]
+    pub(crate) fn sample_item(&self, cat: u32, bits: u64) -> u32 {
         let c = cat as usize;
+        let p = (bits >> 32) * self.span_fx[c]; // t = p / 2^58, below 2^5
+        let k = p >> 58;
+        let hi = self.exp2_hi[((p >> 50) & 0xff) as usize];
+        let lo = self.exp2_lo[((p >> 42) & 0xff) as usize];
+        let rem = ((p >> 10) & 0xffff_ffff) as f64 * (std::f64::consts::LN_2 / (1u64 << 48) as f64);
+        let scaled = f64::from_bits(hi.to_bits() + (k << 52));
+        let e = scaled * lo * (1.0 + rem);
         let q = self.q[c];
-        let t = u * self.ln_span[c] * EXP_STEPS_PER_UNIT;
-        let k = t as usize;
-        let s = (t - k as f64) * (1.0 / EXP_STEPS_PER_UNIT);
-        let e = self.exp_steps[k.min(self.exp_steps.len() - 1)]
-            * (1.0 + s * (1.0 + s * (0.5 + s * (1.0 / 6.0))));
-        let r = (q * e - q) as u32;
+        let r = (q * (e - 1.0)) as u32;
         self.offset[c] + r.min(self.size(cat) - 1)
     }
 
@@ -212,6 +216,27 @@ mod tests {
     }
 
     #[test]
+    fn fixed_point_sampling_matches_the_exact_inverse_cdf() {
+        let normal = NormalTable::new();
+        let cat = Catalog::new(3_000_000, 40, 8, &normal);
+        let mut rng = Rng::new(9);
+        for c in [0, 1, 17, 39] {
+            let size = cat.size(c) as f64;
+            let q = cat.q[c as usize];
+            for _ in 0..20_000 {
+                let bits = rng.u64();
+                let u = (bits >> 32) as f64 / 4_294_967_296.0;
+                let exact = (q * (((size + q) / q).powf(u) - 1.0)).min(size - 1.0);
+                let got = (cat.sample_item(c, bits) - cat.item_at(c, 0)) as f64;
+                assert!(
+                    (got - exact.floor()).abs() <= 1.0,
+                    "cat {c} u {u}: {got} vs {exact}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn items_are_zipf_skewed_within_a_category() {
         let normal = NormalTable::new();
         let cat = Catalog::new(100_000, 10, 3, &normal);
@@ -220,7 +245,7 @@ mod tests {
         let n = cat.size(c);
         let mut counts = vec![0u32; n as usize];
         for _ in 0..200_000 {
-            let it = cat.sample_item(c, rng.unit());
+            let it = cat.sample_item(c, rng.u64());
             assert_eq!(cat.category_of(it), c);
             counts[(it - cat.item_at(c, 0)) as usize] += 1;
         }

@@ -42,7 +42,8 @@ pub(crate) struct Plan {
     pub(crate) events: u64,
     pub(crate) slot_minutes: u32,
     pub(crate) n_slots: u32,
-    pub(crate) chunk_slots: u32,
+    /// First slot of each chunk.
+    chunk_starts: Vec<u32>,
     pub(crate) n_chunks: u32,
     /// `cum[m]` = total weight of minutes before `m`; `minutes + 1` entries.
     cum: Vec<f64>,
@@ -93,19 +94,30 @@ impl Plan {
             .min(by_duration)
             .max(events.div_ceil(4 * cfg.chunk_events))
             .clamp(1, n_slots as u64) as u32;
-        let chunk_slots = n_slots.div_ceil(wanted);
-        let n_chunks = n_slots.div_ceil(chunk_slots);
-        Plan {
+        let mut plan = Plan {
             start_ms: cfg.start_ms,
             total_secs,
             minutes,
             events,
             slot_minutes,
             n_slots,
-            chunk_slots,
-            n_chunks,
+            chunk_starts: vec![0],
+            n_chunks: 1,
             cum,
+        };
+        // Cut chunks of about equal numbers of events (not equal durations), so parallel
+        // workers get equal shares and none waits long for the last one.
+        let target = events.div_ceil(wanted as u64);
+        let mut acc = 0u64;
+        for slot in 0..n_slots {
+            if acc >= target && plan.chunk_starts.len() < wanted as usize {
+                plan.chunk_starts.push(slot);
+                acc = 0;
+            }
+            acc += plan.slot_budget(slot);
         }
+        plan.n_chunks = plan.chunk_starts.len() as u32;
+        plan
     }
 
     /// Minutes `[m0, m1)` of a slot.
@@ -141,13 +153,10 @@ impl Plan {
 
     /// Seconds `[c0, c1)` (after the start) covered by a chunk.
     pub(crate) fn chunk_secs(&self, chunk: u32) -> (u64, u64) {
-        let s0 = chunk * self.chunk_slots;
-        let s1 = ((chunk + 1) * self.chunk_slots).min(self.n_slots);
-        let (m0, _) = self.slot_minute_range(s0);
-        let m1 = if s1 >= self.n_slots {
-            self.minutes
-        } else {
-            self.slot_minute_range(s1).0
+        let (m0, _) = self.slot_minute_range(self.chunk_starts[chunk as usize]);
+        let m1 = match self.chunk_starts.get(chunk as usize + 1) {
+            Some(s1) => self.slot_minute_range(*s1).0,
+            None => self.minutes,
         };
         (m0 as u64 * 60, m1 as u64 * 60)
     }
@@ -158,7 +167,11 @@ impl Plan {
         let (c0, _) = self.chunk_secs(chunk);
         let slot_secs = self.slot_minutes as u64 * 60;
         let first = (c0.saturating_sub(horizon) / slot_secs) as u32;
-        let last = ((chunk + 1) * self.chunk_slots).min(self.n_slots);
+        let last = self
+            .chunk_starts
+            .get(chunk as usize + 1)
+            .copied()
+            .unwrap_or(self.n_slots);
         first..last
     }
 }
@@ -180,6 +193,16 @@ mod tests {
             })
             .sum();
         assert_eq!(chunked, p.minutes);
+        // Chunks hold about equal numbers of events.
+        let per_chunk: Vec<u64> = (0..p.n_chunks)
+            .map(|c| {
+                let r = p.slots_for_chunk(c, 0);
+                r.map(|s| p.slot_budget(s)).sum()
+            })
+            .collect();
+        let max = per_chunk.iter().max().copied().unwrap_or(0);
+        let min = per_chunk.iter().min().copied().unwrap_or(0);
+        assert!(p.n_chunks >= 2 && max - min < max / 10, "{per_chunk:?}");
         // 21:00 local beats 04:00 local by far.
         assert!(minute_weight(21 * 60) > 5.0 * minute_weight(4 * 60));
         // The curve is continuous across midnight.

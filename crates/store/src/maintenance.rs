@@ -126,6 +126,14 @@ impl Store {
             err,
         })?;
         let (min_ts, max_ts) = ts_range(&day.batch);
+        if t == EventType::Behavior {
+            crate::sketch::FileSketch::of(std::slice::from_ref(&day.batch))
+                .save(&crate::sketch::sketch_path(self.root(), seq))
+                .map_err(|err| StoreError::Io {
+                    context: format!("writing the sketch of {path}"),
+                    err,
+                })?;
+        }
         Ok(FileEntry {
             seq,
             table: t.name().into(),

@@ -38,6 +38,8 @@ pub struct LakeStats {
     pub distinct_users: u64,
     /// Distinct item ids across behaviour events.
     pub distinct_items: u64,
+    /// Whether the distinct counts are exact (else HyperLogLog++ estimates, ±0.8 % standard error).
+    pub distinct_exact: bool,
     /// Quarantined rows.
     pub quarantined: u64,
     /// Items and users in the catalog.
@@ -46,8 +48,19 @@ pub struct LakeStats {
     pub catalog_users: u64,
 }
 
-/// Computes the statistics; `distinct` also counts distinct behaviour users and items (exact).
-pub fn stats(store: &Store, distinct: bool) -> Result<LakeStats, StoreError> {
+/// How `stats` counts distinct users and items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distinct {
+    /// Not at all (manifest only).
+    Skip,
+    /// From the per-file sketches (fast, ±0.8 %), exactly when any sketch is missing.
+    Estimate,
+    /// Exactly, by reading every id.
+    Exact,
+}
+
+/// Computes the statistics.
+pub fn stats(store: &Store, distinct: Distinct) -> Result<LakeStats, StoreError> {
     let mut out = LakeStats::default();
     for f in &store.manifest().files {
         let t = out.tables.entry(f.table.clone()).or_default();
@@ -65,23 +78,45 @@ pub fn stats(store: &Store, distinct: bool) -> Result<LakeStats, StoreError> {
     out.quarantined = store.manifest().quarantine.iter().map(|q| q.rows).sum();
     out.catalog_items = store.catalog().items.len() as u64;
     out.catalog_users = store.catalog().users.len() as u64;
-    if distinct {
+    let sketched = match distinct {
+        Distinct::Estimate => merged_sketches(store),
+        _ => None,
+    };
+    if let Some((u, i)) = sketched {
+        (out.distinct_users, out.distinct_items) = (u, i);
+    } else if distinct != Distinct::Skip {
         let (u, i) = distinct_ids(store)?;
-        out.distinct_users = u;
-        out.distinct_items = i;
+        (out.distinct_users, out.distinct_items, out.distinct_exact) = (u, i, true);
     }
     Ok(out)
+}
+
+/// Merges the behaviour files' sketches; `None` if any is missing. Small sets stay exact inside
+/// the sketch, so a small lake gets exact counts either way.
+fn merged_sketches(store: &Store) -> Option<(u64, u64)> {
+    let (mut users, mut items) = (crate::sketch::Hll::new(), crate::sketch::Hll::new());
+    for f in store
+        .manifest()
+        .files
+        .iter()
+        .filter(|f| f.table == EventType::Behavior.name())
+    {
+        let s = crate::sketch::FileSketch::load(&crate::sketch::sketch_path(store.root(), f.seq))?;
+        users.merge(&s.users);
+        items.merge(&s.items);
+    }
+    Some((users.estimate() as u64, items.estimate() as u64))
 }
 
 /// Distinct ids, exact: ids below 2^32 set bits in a bitset (O(1), cache friendly); the rare
 /// larger ones (surrogates of string keys) go to a hash set. Files are split across threads.
 #[derive(Default)]
-struct Distinct {
+struct DistinctSet {
     bits: Vec<u64>,
     big: HashSet<i64>,
 }
 
-impl Distinct {
+impl DistinctSet {
     #[inline]
     fn add(&mut self, v: i64) {
         if (0..1 << 32).contains(&v) {
@@ -95,7 +130,7 @@ impl Distinct {
         }
     }
 
-    fn merge(&mut self, o: Distinct) {
+    fn merge(&mut self, o: DistinctSet) {
         if o.bits.len() > self.bits.len() {
             self.bits.resize(o.bits.len(), 0);
         }
@@ -123,11 +158,11 @@ fn distinct_ids(store: &Store) -> Result<(u64, u64), StoreError> {
         .unwrap_or(2)
         .min(files.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let parts: Vec<Result<(Distinct, Distinct), StoreError>> = std::thread::scope(|s| {
+    let parts: Vec<Result<(DistinctSet, DistinctSet), StoreError>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
-                    let (mut users, mut items) = (Distinct::default(), Distinct::default());
+                    let (mut users, mut items) = (DistinctSet::default(), DistinctSet::default());
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(f) = files.get(i) else {
@@ -161,7 +196,7 @@ fn distinct_ids(store: &Store) -> Result<(u64, u64), StoreError> {
             })
             .collect()
     });
-    let (mut users, mut items) = (Distinct::default(), Distinct::default());
+    let (mut users, mut items) = (DistinctSet::default(), DistinctSet::default());
     for p in parts {
         let (u, i) = p?;
         users.merge(u);

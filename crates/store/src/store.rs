@@ -119,10 +119,11 @@ pub struct Store {
 }
 
 /// Subdirectories of the data dir.
-pub const DIRS: [&str; 6] = [
+pub const DIRS: [&str; 7] = [
     "wal",
     "lake",
     "lake/_staging",
+    "lake/_sketches",
     "quarantine",
     "catalog",
     "state",
@@ -458,7 +459,19 @@ fn delete_unlisted(root: &Path, m: &Manifest) -> Result<(), StoreError> {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             let ours =
                 name.ends_with(".parquet") || name.ends_with(".tmp") || name.ends_with(".ndjson");
-            if ours && !listed.contains(&p) {
+            let sketch_of = p
+                .parent()
+                .is_some_and(|d| d.ends_with("lake/_sketches"))
+                .then(|| {
+                    name.strip_suffix(".json")
+                        .and_then(|n| n.parse::<u64>().ok())
+                })
+                .flatten();
+            if let Some(seq) = sketch_of {
+                if !m.files.iter().any(|f| f.seq == seq) {
+                    fs::remove_file(&p).ctx(|| format!("removing orphan {}", p.display()))?;
+                }
+            } else if ours && !listed.contains(&p) {
                 fs::remove_file(&p).ctx(|| format!("removing orphan {}", p.display()))?;
             }
         }
@@ -519,6 +532,11 @@ impl Preparer {
                 let kinds = kind_column(table)
                     .map(|c| count_kinds_all(&parts, c))
                     .unwrap_or_default();
+                if table == EventType::Behavior {
+                    crate::sketch::FileSketch::of(&parts)
+                        .save(&crate::sketch::sketch_path(&self.root, seq))
+                        .ctx(|| format!("writing the sketch of {path}"))?;
+                }
                 out.files.push(FileEntry {
                     seq,
                     table: table.name().into(),

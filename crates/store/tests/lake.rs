@@ -110,6 +110,19 @@ fn generated_events_round_trip_through_the_lake() {
         assert_eq!(zone.day_of(f.min_ts).to_string(), f.dt);
         assert_eq!(zone.day_of(f.max_ts).to_string(), f.dt);
     }
+    // Distinct counts from the per-file sketches agree with the exact count.
+    let exact = store::stats(&store, store::Distinct::Exact).unwrap();
+    let est = store::stats(&store, store::Distinct::Estimate).unwrap();
+    assert!(exact.distinct_exact && !est.distinct_exact);
+    for (e, x) in [
+        (est.distinct_users, exact.distinct_users),
+        (est.distinct_items, exact.distinct_items),
+    ] {
+        assert!(
+            (e as f64 - x as f64).abs() <= 0.03 * x as f64,
+            "estimate {e} vs exact {x}"
+        );
+    }
     // Reopening sees the same lake.
     drop(store);
     let store = open(dir.path());
@@ -204,7 +217,7 @@ fn a_fully_imported_file_is_not_imported_twice_and_a_partial_one_resumes() {
     .unwrap();
     assert!(r.already_imported);
     assert_eq!(
-        store::stats(&store, true).unwrap().tables["behavior"].rows,
+        store::stats(&store, store::Distinct::Exact).unwrap().tables["behavior"].rows,
         1000
     );
     let forced = ImportConfig { force: true, ..cfg };
@@ -376,5 +389,18 @@ fn compaction_merges_small_files_and_retention_drops_old_days() {
     assert!(r.rows_dropped > 0);
     assert!(store.manifest().files.iter().all(|f| f.dt > first));
     let left: usize = lake_events(&store).len();
+    let sketches = std::fs::read_dir(dir.path().join("lake/_sketches"))
+        .unwrap()
+        .count();
+    let behavior_files = store
+        .manifest()
+        .files
+        .iter()
+        .filter(|f| f.table == "behavior")
+        .count();
+    assert_eq!(
+        sketches, behavior_files,
+        "sketches follow their files through compaction and retention"
+    );
     assert_eq!(left as u64 + r.rows_dropped, events.len() as u64);
 }

@@ -81,7 +81,10 @@ fn every_real_sample_imports_with_exact_counts() {
         );
         *want.entry(table).or_default() += rows;
     }
-    let s = json(&sp(data, &["--json", "--timezone", "+08:00", "stats"]));
+    let s = json(&sp(
+        data,
+        &["--json", "--timezone", "+08:00", "stats", "--exact"],
+    ));
     for (table, rows) in want {
         assert_eq!(s["tables"][table]["rows"], rows, "{table}");
     }

@@ -92,7 +92,14 @@ pub fn run(cfg: &Config, args: &DemoArgs) -> Result<()> {
     }
     drop(store);
     println!();
-    super::stats::run(cfg, &StatsArgs { fast: false }, false)?;
+    super::stats::run(
+        cfg,
+        &StatsArgs {
+            fast: false,
+            exact: false,
+        },
+        false,
+    )?;
     println!(
         "\nNext: storepulse quarantine stats · storepulse gen --events 10M --out events.csv · storepulse import events.csv --format taobao"
     );

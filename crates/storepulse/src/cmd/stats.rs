@@ -7,7 +7,12 @@ use anyhow::Result;
 
 pub fn run(cfg: &Config, args: &StatsArgs, json: bool) -> Result<()> {
     let store = super::open_store(cfg)?;
-    let s = store::stats(&store, !args.fast)?;
+    let mode = match (args.fast, args.exact) {
+        (true, _) => store::Distinct::Skip,
+        (false, true) => store::Distinct::Exact,
+        (false, false) => store::Distinct::Estimate,
+    };
+    let s = store::stats(&store, mode)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(());
