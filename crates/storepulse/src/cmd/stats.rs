@@ -78,8 +78,13 @@ pub fn run(cfg: &Config, args: &StatsArgs, json: bool) -> Result<()> {
         }
     }
     if !args.fast {
+        let how = if s.distinct_exact {
+            "exact"
+        } else {
+            "HyperLogLog estimate, 0.8 % standard error; --exact counts"
+        };
         println!(
-            "\ndistinct users {} · distinct items {} (behaviour)",
+            "\ndistinct users {} · distinct items {} (behaviour; {how})",
             thousands(s.distinct_users),
             thousands(s.distinct_items)
         );
