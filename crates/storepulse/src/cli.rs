@@ -161,7 +161,11 @@ pub struct CompactArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Where the real data sets are.
-    #[arg(long, default_value = "../shared/datasets")]
+    #[arg(
+        long,
+        env = "STOREPULSE_DATASETS",
+        default_value = "../shared/datasets"
+    )]
     pub datasets: PathBuf,
     /// Generated behaviour events (one day).
     #[arg(long, default_value = "1M")]

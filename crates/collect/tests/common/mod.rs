@@ -14,7 +14,10 @@ use storepulse_collect::{
 
 /// The shared real data sets, or `None` (with a message) when they are absent.
 pub fn datasets() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
+    // ../shared/datasets next to the project (STOREPULSE_DATASETS overrides).
+    let dir = std::env::var_os("STOREPULSE_DATASETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"));
     if dir.is_dir() {
         Some(dir)
     } else {
