@@ -43,4 +43,4 @@ pub use quarantine::replayable;
 pub use stats::{Distinct, LakeStats, TableStats, stats};
 pub use store::{CommitSummary, Prepared, Preparer, Store, StoreConfig, StoreError, manifest_path};
 pub use tz::Zone;
-pub use wal::{Wal, WalConfig};
+pub use wal::{Folder, Wal, WalConfig};

@@ -311,3 +311,46 @@ impl Store {
         Ok(rows)
     }
 }
+
+/// A background thread folding the WAL into the lake every `every`, until stopped.
+pub struct Folder {
+    stop: Sender<()>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Folder {
+    /// Starts folding `wal_dir` into the shared store.
+    pub fn spawn(store: Arc<std::sync::Mutex<Store>>, wal_dir: PathBuf, every: Duration) -> Folder {
+        let (stop, stopped) = bounded::<()>(1);
+        let handle = std::thread::spawn(move || {
+            loop {
+                let quit = !matches!(
+                    stopped.recv_timeout(every),
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout)
+                );
+                let folded = match store.lock() {
+                    Ok(mut s) => s.fold_wal(&wal_dir),
+                    Err(_) => return,
+                };
+                if let Err(e) = folded {
+                    tracing::error!(error = %e, "folding the WAL failed; will retry");
+                }
+                if quit {
+                    return;
+                }
+            }
+        });
+        Folder {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops the thread after one last fold.
+    pub fn stop(mut self) {
+        let _ = self.stop.send(());
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}

@@ -404,3 +404,33 @@ fn compaction_merges_small_files_and_retention_drops_old_days() {
     );
     assert_eq!(left as u64 + r.rows_dropped, events.len() as u64);
 }
+
+#[test]
+fn the_background_folder_moves_acknowledged_appends_into_the_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let store = std::sync::Arc::new(std::sync::Mutex::new(open(&root)));
+    let wal = store::Wal::open(&root.join("wal"), store::WalConfig::default()).unwrap();
+    let folder = store::Folder::spawn(
+        store.clone(),
+        root.join("wal"),
+        std::time::Duration::from_millis(20),
+    );
+    let mut events = Vec::new();
+    eventgen::for_each_event(&eventgen::GenConfig::new(1_000).with_days(1), |e| {
+        events.push(e.clone())
+    })
+    .unwrap();
+    let rules = Rules::default();
+    for part in events.chunks(100) {
+        let mut b = ChunkBuilder::new("wal", "wal", "default", &rules, 1);
+        for e in part {
+            b.event(1, None, b"", e);
+        }
+        wal.append(&b.finish().batch.finish().unwrap(), true)
+            .unwrap();
+    }
+    folder.stop();
+    let s = store.lock().unwrap();
+    assert_eq!(lake_events(&s), canonical(&events));
+}
