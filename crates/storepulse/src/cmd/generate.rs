@@ -130,8 +130,13 @@ pub fn to_lake(
     rows_per_commit: usize,
     rules: model::Rules,
 ) -> Result<ImportReport> {
-    let generator = Generator::new(gcfg).map_err(|e| anyhow!("{}", e.0))?;
+    // Smaller chunks bound memory (each worker holds one chunk of events); the output is the
+    // same for any chunk size.
     let fingerprint = format!("gen:{gcfg:?}");
+    let gcfg = &gcfg
+        .clone()
+        .with_chunk_events(gcfg.chunk_events.min(200_000));
+    let generator = Generator::new(gcfg).map_err(|e| anyhow!("{}", e.0))?;
     let done = store.import_progress(&fingerprint).cloned();
     if done.as_ref().is_some_and(|p| p.complete) {
         return Ok(ImportReport {
