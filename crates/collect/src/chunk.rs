@@ -126,6 +126,24 @@ impl<'a> ChunkBuilder<'a> {
         }
     }
 
+    /// Keeps one numeric behaviour row that the caller already parsed and range-checked.
+    #[inline]
+    pub fn fast_row(
+        &mut self,
+        raw_len: usize,
+        ts: i64,
+        user: i64,
+        item: i64,
+        category: i64,
+        action: i32,
+    ) {
+        self.chunk.records += 1;
+        self.chunk.bytes += raw_len as u64 + 1;
+        self.chunk
+            .batch
+            .push_behavior_fast(self.shop, ts, user, item, category, action);
+    }
+
     /// Validates and keeps (or quarantines) one event.
     pub fn event(&mut self, line: u64, offset: Option<u64>, raw: &[u8], e: &Event) {
         match e.validate(self.rules) {

@@ -34,7 +34,7 @@ fn fast_num(b: &[u8], i: &mut usize, last: bool) -> Option<i64> {
 
 /// The single-pass hot path for `digits,digits,digits,pv|cart|fav|buy,digits`.
 #[inline(always)]
-fn fast(b: &[u8]) -> Option<(i64, i64, i64, i32, i64)> {
+pub(crate) fn fast(b: &[u8]) -> Option<(i64, i64, i64, i32, i64)> {
     let mut i = 0;
     let u = fast_num(b, &mut i, false)?;
     let it = fast_num(b, &mut i, false)?;
@@ -151,6 +151,36 @@ mod tests {
             fast(b"0,20,3,cart,1511658000"),
             Some((0, 20, 3, 1, 1511658000))
         );
+    }
+
+    /// The obvious byte-at-a-time reading the SWAR path must agree with.
+    fn reference(b: &[u8]) -> Option<(i64, i64, i64, i32, i64)> {
+        let text = std::str::from_utf8(b).ok()?;
+        let f: Vec<&str> = text.split(',').collect();
+        if f.len() != 5 {
+            return None;
+        }
+        let num = |s: &str| -> Option<i64> {
+            let ok = !s.is_empty()
+                && s.len() <= 18
+                && s.bytes().all(|c| c.is_ascii_digit())
+                && (s.len() == 1 || !s.starts_with('0'));
+            ok.then(|| s.parse().ok()).flatten()
+        };
+        let a = ACTION_KEYS.iter().position(|a| *a == f[3])? as i32;
+        Some((num(f[0])?, num(f[1])?, num(f[2])?, a, num(f[4])?))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn swar_parsing_agrees_with_the_reference(line in "[0-9]{0,18},[0-9]{0,18},[0-9:/ a]{0,9},(pv|cart|fav|buy|bu|pvv),[0-9.]{0,18}") {
+            proptest::prop_assert_eq!(fast(line.as_bytes()), reference(line.as_bytes()));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_and_agree(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..60)) {
+            proptest::prop_assert_eq!(fast(&bytes), reference(&bytes));
+        }
     }
 
     #[test]
