@@ -17,8 +17,8 @@ pub struct EventBatch {
     rows: usize,
     /// Slot of the last fast-path row's table: the shop rarely changes within a chunk.
     fast_slot: Option<usize>,
-    /// Original text of string-keyed ids: (`user` | `item`, key), for the catalog.
-    pub keys: Vec<(&'static str, String)>,
+    /// Original text of string-keyed ids: (shop, `user` | `item`, key), for the catalog.
+    pub keys: Vec<(String, &'static str, String)>,
 }
 
 /// A finished table slice of a batch.
@@ -192,10 +192,12 @@ impl EventBatch {
             EventBody::Payment(_) => (None, None),
         };
         if let Some(Id::Key(k)) = user {
-            self.keys.push(("user", k.to_string()));
+            self.keys
+                .push((e.shop().to_string(), "user", k.to_string()));
         }
         if let Some(Id::Key(k)) = item {
-            self.keys.push(("item", k.to_string()));
+            self.keys
+                .push((e.shop().to_string(), "item", k.to_string()));
         }
     }
 

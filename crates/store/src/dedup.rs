@@ -50,6 +50,15 @@ impl DedupIndex {
         })
     }
 
+    /// An empty index that never touches `path` unless flushed (read-only views).
+    pub fn detached(path: &Path) -> DedupIndex {
+        DedupIndex {
+            path: path.to_path_buf(),
+            seen: HashSet::new(),
+            pending: Vec::new(),
+        }
+    }
+
     /// Whether the id is new; a new id counts as seen from now on (pending until committed).
     pub fn insert(&mut self, shop: &str, event_id: &str) -> bool {
         let k = id_key(shop, event_id);

@@ -95,7 +95,7 @@ struct Job {
     tables: Vec<TableBatch>,
     rejects: Vec<QuarantineRecord>,
     items: Vec<ItemRecord>,
-    keys: Vec<(&'static str, String)>,
+    keys: Vec<(String, &'static str, String)>,
     records_end: u64,
 }
 
@@ -308,7 +308,7 @@ struct Pending {
     tables: HashMap<(model::EventType, String), Vec<arrow_array::RecordBatch>>,
     rejects: Vec<QuarantineRecord>,
     items: Vec<ItemRecord>,
-    keys: Vec<(&'static str, String)>,
+    keys: Vec<(String, &'static str, String)>,
     rows: usize,
 }
 
@@ -399,11 +399,11 @@ impl Committer {
                 } else {
                     vec![(self.shop.clone(), job.items)]
                 };
-                let keys = if job.keys.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![(self.shop.clone(), job.keys)]
-                };
+                let mut by_shop: BTreeMap<String, Vec<(&'static str, String)>> = BTreeMap::new();
+                for (shop, kind, key) in job.keys {
+                    by_shop.entry(shop).or_default().push((kind, key));
+                }
+                let keys: Vec<_> = by_shop.into_iter().collect();
                 let s = store.commit(prepared, job.rejects, items, keys, progress_entry)?;
                 report.imported += s.rows;
                 report.commits += 1;

@@ -113,7 +113,12 @@ impl ScanIter {
             context: format!("reading {}", f.path),
             err: std::io::Error::other(e),
         };
-        let file = File::open(self.root.join(&f.path)).map_err(|e| err(e.to_string()))?;
+        // A concurrent writer may not have renamed a just-committed file into place yet.
+        let mut path = self.root.join(&f.path);
+        if let (false, Some(staged)) = (path.exists(), &f.staged) {
+            path = self.root.join(staged);
+        }
+        let file = File::open(&path).map_err(|e| err(e.to_string()))?;
         let mut b =
             ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(e.to_string()))?;
         if let Some(cols) = &self.scan.columns {

@@ -115,7 +115,8 @@ pub struct Store {
     next_seq: Arc<AtomicU64>,
     dedup: DedupIndex,
     catalog: Catalog,
-    _lock: File,
+    /// The exclusive lock of a writer; `None` for a read-only view.
+    _lock: Option<File>,
 }
 
 /// Subdirectories of the data dir.
@@ -153,8 +154,49 @@ impl Store {
             next_seq,
             dedup,
             catalog,
-            _lock: lock,
+            _lock: Some(lock),
         })
+    }
+
+    /// Opens a read-only view of the committed lake: no lock (so it works while an import or
+    /// the server writes), no recovery, no writes. Commits on it fail.
+    pub fn open_read_only(cfg: StoreConfig) -> Result<Store, StoreError> {
+        let root = cfg.data_dir.clone();
+        if !root.join("lake").is_dir() {
+            return Err(StoreError::Io {
+                context: format!("opening {}", root.display()),
+                err: io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "no StorePulse data here (import something first, or check --data-dir)",
+                ),
+            });
+        }
+        let manifest =
+            Manifest::load(&manifest_path(&root)).ctx(|| "reading the manifest".into())?;
+        let catalog = Catalog::open(&root.join("catalog")).ctx(|| "reading the catalog".into())?;
+        let next_seq = Arc::new(AtomicU64::new(manifest.next_seq));
+        let dedup = DedupIndex::detached(&root.join("state/event_ids.log"));
+        Ok(Store {
+            cfg,
+            manifest,
+            next_seq,
+            dedup,
+            catalog,
+            _lock: None,
+        })
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        match self._lock {
+            Some(_) => Ok(()),
+            None => Err(StoreError::Io {
+                context: "writing".into(),
+                err: io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "this store was opened read-only",
+                ),
+            }),
+        }
     }
 
     /// The configuration.
@@ -251,6 +293,7 @@ impl Store {
         keys: Vec<(String, Vec<(&'static str, String)>)>,
         progress: Option<(String, ImportProgress)>,
     ) -> Result<CommitSummary, StoreError> {
+        self.check_writable()?;
         let root = self.cfg.data_dir.clone();
         let mut m = self.manifest.clone();
         let summary = CommitSummary {
@@ -292,6 +335,7 @@ impl Store {
 
     /// Commits a new manifest and completes its staged renames.
     pub(crate) fn finish_commit(&mut self, mut m: Manifest) -> Result<(), StoreError> {
+        self.check_writable()?;
         let root = self.cfg.data_dir.clone();
         m.version += 1;
         m.next_seq = m.next_seq.max(self.next_seq.load(Ordering::SeqCst));

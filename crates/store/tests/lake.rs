@@ -434,3 +434,26 @@ fn the_background_folder_moves_acknowledged_appends_into_the_lake() {
     let s = store.lock().unwrap();
     assert_eq!(lake_events(&s), canonical(&events));
 }
+
+#[test]
+fn one_writer_at_a_time_and_readers_alongside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut events = Vec::new();
+    eventgen::for_each_event(&eventgen::GenConfig::new(2_000).with_days(1), |e| {
+        events.push(e.clone())
+    })
+    .unwrap();
+    let mut writer = open(dir.path());
+    import_events(&mut writer, &events, 1_000, 1_000_000);
+    let second = Store::open(StoreConfig::new(dir.path()));
+    assert!(
+        matches!(second, Err(store::StoreError::Locked(_))),
+        "a second writer is refused"
+    );
+    let mut reader = Store::open_read_only(StoreConfig::new(dir.path())).unwrap();
+    assert_eq!(lake_events(&reader), canonical(&events));
+    let err = reader
+        .commit(Default::default(), Vec::new(), Vec::new(), Vec::new(), None)
+        .unwrap_err();
+    assert!(err.to_string().contains("read-only"), "{err}");
+}

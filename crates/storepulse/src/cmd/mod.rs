@@ -40,3 +40,10 @@ pub fn open_store(cfg: &Config) -> Result<store::Store> {
     store::Store::open(sc)
         .map_err(|e| anyhow::anyhow!("cannot open the data dir {}: {e}", cfg.data_dir.display()))
 }
+
+/// Opens a read-only view (no lock: works while an import or the server is writing).
+pub fn open_store_read(cfg: &Config) -> Result<store::Store> {
+    let sc = cfg.store()?;
+    store::Store::open_read_only(sc)
+        .map_err(|e| anyhow::anyhow!("cannot read the data dir {}: {e}", cfg.data_dir.display()))
+}

@@ -33,7 +33,7 @@ fn matcher(f: &QuarantineFilter) -> Result<impl Fn(&QuarantineRecord) -> bool + 
 }
 
 fn list(cfg: &Config, f: &QuarantineFilter, json: bool) -> Result<()> {
-    let store = super::open_store(cfg)?;
+    let store = super::open_store_read(cfg)?;
     let m = matcher(f)?;
     let rows: Vec<QuarantineRecord> = store
         .quarantine_rows()?
@@ -70,7 +70,7 @@ fn list(cfg: &Config, f: &QuarantineFilter, json: bool) -> Result<()> {
 }
 
 fn stats(cfg: &Config, json: bool) -> Result<()> {
-    let store = super::open_store(cfg)?;
+    let store = super::open_store_read(cfg)?;
     let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
     let mut by_source: BTreeMap<String, u64> = BTreeMap::new();
     let rows = store.quarantine_rows()?;
