@@ -107,6 +107,15 @@ impl EventBatch {
         self.rows += 1;
     }
 
+    /// Reserves room for about `rows` fast-path behaviour rows of `shop`, so the columns grow
+    /// once instead of doubling their way up.
+    pub fn reserve_behavior(&mut self, shop: &str, rows: usize) {
+        let slot = self.slot(EventType::Behavior, shop);
+        for c in &mut self.tables[slot].1.cols {
+            c.reserve(rows);
+        }
+    }
+
     /// Appends one (already validated) event; returns its (table slot, row) position.
     pub fn push(&mut self, e: &Event) -> (usize, usize) {
         let shop = e.shop.as_deref().unwrap_or(DEFAULT_SHOP);

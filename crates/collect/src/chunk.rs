@@ -126,6 +126,11 @@ impl<'a> ChunkBuilder<'a> {
         }
     }
 
+    /// Reserves room for about `rows` fast-path rows.
+    pub fn reserve_fast(&mut self, rows: usize) {
+        self.chunk.batch.reserve_behavior(self.shop, rows);
+    }
+
     /// Keeps one numeric behaviour row that the caller already parsed and range-checked.
     #[inline]
     pub fn fast_row(

@@ -78,6 +78,17 @@ impl Col {
         }
     }
 
+    /// Reserves room for `n` more values (all-null columns need none).
+    pub(crate) fn reserve(&mut self, n: usize) {
+        match self {
+            Col::I64 { v, .. } => v.reserve(n),
+            Col::F64 { v, .. } => v.reserve(n),
+            Col::I32 { v, .. } => v.reserve(n),
+            Col::Dict { keys, .. } => keys.reserve(n),
+            Col::AllNull(..) | Col::Str(_) => {}
+        }
+    }
+
     /// Turns an all-null counter into a real builder holding that many nulls.
     #[cold]
     fn materialize(&mut self) {

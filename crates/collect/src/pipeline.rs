@@ -348,6 +348,10 @@ fn parse_block(block: &Block, opts: &ParseOptions, name: &str) -> ParsedChunk {
     // Taobao hot path: well-formed numeric rows go straight into the columns.
     let taobao = opts.format == Format::Taobao;
     let (min_ts, max_ts) = (opts.line.rules.min_ts_ms, opts.line.rules.max_ts());
+    if taobao {
+        // Taobao lines are 30-40 bytes.
+        b.reserve_fast(data.len() / 30 + 1);
+    }
     while start < data.len() {
         let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |p| start + p);
         let raw = &data[start..end];

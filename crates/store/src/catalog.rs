@@ -140,6 +140,37 @@ impl Catalog {
         }
     }
 
+    /// Upserts item rows given by a client (the newest `updated_at` wins); marks them dirty.
+    pub fn put_items(&mut self, shop: &str, rows: Vec<(i64, ItemRow)>) {
+        for (id, row) in rows {
+            let e = self.items.entry((shop.to_string(), id)).or_default();
+            if row.updated_at >= e.updated_at {
+                let key = row.key.clone().or_else(|| e.key.take());
+                *e = ItemRow { key, ..row };
+            }
+        }
+        self.dirty = true;
+    }
+
+    /// Upserts user rows given by a client (the newest `updated_at` wins).
+    pub fn put_users(&mut self, shop: &str, rows: Vec<(i64, UserRow)>) {
+        for (id, row) in rows {
+            let e = self.users.entry((shop.to_string(), id)).or_default();
+            if row.updated_at >= e.updated_at {
+                let key = row.key.clone().or_else(|| e.key.take());
+                *e = UserRow { key, ..row };
+            }
+        }
+        self.dirty = true;
+    }
+
+    /// Removes a user's row; whether there was one.
+    pub fn remove_user(&mut self, shop: &str, id: i64) -> bool {
+        let had = self.users.remove(&(shop.to_string(), id)).is_some();
+        self.dirty |= had;
+        had
+    }
+
     /// Records the original text of string ids seen in events.
     pub fn note_keys(&mut self, shop: &str, keys: &[(&'static str, String)], now: i64) {
         for (kind, key) in keys {

@@ -8,12 +8,12 @@
 //!   lake/       <table>/shop=<shop>/dt=<YYYY-MM-DD>/part-<seq>.parquet + _manifest.json
 //!   quarantine/ rejected rows (NDJSON), listed in the manifest
 //!   catalog/    item.parquet, user.parquet (dimensions and string-id keys)
-//!   state/      event id index for exact dedup
+//!   state/      event id index for exact dedup (one log per accept day, within a horizon)
 //! ```
 //!
 //! - [`Store`] — open/recover, [`Store::prepare`] + [`Store::commit`] (atomic, crash-safe).
 //! - [`import`] — drives a `collect` chunk stream into the store with resumable progress.
-//! - [`Wal`] — appends acknowledged after fsync, folded into the lake in the background.
+//! - [`Wal`] — appends acknowledged after fsync; [`fold`] folds them into the lake in the background.
 //! - [`reader`] — Arrow record batch streams filtered by table, shop and time range.
 //! - [`maintenance`] — compaction of small files and retention by age.
 //!
@@ -21,8 +21,10 @@
 #![deny(missing_docs)]
 
 mod catalog;
-mod dedup;
+pub mod dedup;
+mod erase;
 mod events;
+pub mod fold;
 mod fsutil;
 pub mod import;
 pub mod maintenance;
@@ -37,10 +39,14 @@ mod tz;
 mod wal;
 
 pub use catalog::{Catalog, ItemRow, UserRow};
+pub use erase::EraseReport;
 pub use events::to_events;
 pub use manifest::{FileEntry, ImportProgress, Manifest, QuarantineFile};
 pub use quarantine::replayable;
-pub use stats::{Distinct, LakeStats, TableStats, stats};
-pub use store::{CommitSummary, Prepared, Preparer, Store, StoreConfig, StoreError, manifest_path};
+pub use stats::{Distinct, LakeStats, TableStats, stats, stats_of};
+pub use fold::Folder;
+pub use store::{
+    Commit, CommitSummary, Prepared, Preparer, Store, StoreConfig, StoreError, manifest_path,
+};
 pub use tz::Zone;
-pub use wal::{Folder, Wal, WalConfig};
+pub use wal::{Done, Wal, WalConfig, WalExtras, WalPos, encode as encode_wal, is_queue_full};

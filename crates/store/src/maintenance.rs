@@ -8,6 +8,7 @@ use crate::segment::{
     count_kinds, kind_column, split_days, ts_range, write_parquet, writer_properties,
 };
 use crate::store::{Store, StoreError};
+use arrow_array::RecordBatch;
 use arrow_select::concat::concat_batches;
 use model::EventType;
 use std::collections::BTreeMap;
@@ -110,6 +111,17 @@ impl Store {
                 )));
             }
         };
+        self.stage_file(t, shop, dt, &day.batch)
+    }
+
+    /// Writes one day's sorted rows as a staged file and returns its (uncommitted) entry.
+    pub(crate) fn stage_file(
+        &self,
+        t: EventType,
+        shop: &str,
+        dt: &str,
+        batch: &RecordBatch,
+    ) -> Result<FileEntry, StoreError> {
         let seq = self.next_seq();
         let staged = format!("lake/_staging/{seq:012}.parquet.tmp");
         let path = format!(
@@ -118,16 +130,16 @@ impl Store {
         );
         let bytes = write_parquet(
             &self.root().join(&staged),
-            &day.batch,
+            batch,
             writer_properties(self.config().zstd_level.max(3)),
         )
         .map_err(|err| StoreError::Io {
             context: format!("writing {staged}"),
             err,
         })?;
-        let (min_ts, max_ts) = ts_range(&day.batch);
+        let (min_ts, max_ts) = ts_range(batch);
         if t == EventType::Behavior {
-            crate::sketch::FileSketch::of(std::slice::from_ref(&day.batch))
+            crate::sketch::FileSketch::of(std::slice::from_ref(batch))
                 .save(&crate::sketch::sketch_path(self.root(), seq))
                 .map_err(|err| StoreError::Io {
                     context: format!("writing the sketch of {path}"),
@@ -141,12 +153,12 @@ impl Store {
             dt: dt.into(),
             path,
             staged: Some(staged),
-            rows: day.batch.num_rows() as u64,
+            rows: batch.num_rows() as u64,
             bytes,
             min_ts,
             max_ts,
             kinds: kind_column(t)
-                .map(|c| count_kinds(&day.batch, c))
+                .map(|c| count_kinds(batch, c))
                 .unwrap_or_default(),
         })
     }

@@ -61,8 +61,18 @@ pub enum Distinct {
 
 /// Computes the statistics.
 pub fn stats(store: &Store, distinct: Distinct) -> Result<LakeStats, StoreError> {
+    stats_of(store, distinct, None)
+}
+
+/// Computes the statistics of one shop (`Some`) or of all (`None`).
+pub fn stats_of(
+    store: &Store,
+    distinct: Distinct,
+    shop: Option<&str>,
+) -> Result<LakeStats, StoreError> {
     let mut out = LakeStats::default();
-    for f in &store.manifest().files {
+    let in_shop = |s: &str| shop.is_none_or(|x| x == s);
+    for f in store.manifest().files.iter().filter(|f| in_shop(&f.shop)) {
         let t = out.tables.entry(f.table.clone()).or_default();
         t.rows += f.rows;
         t.files += 1;
@@ -75,17 +85,20 @@ pub fn stats(store: &Store, distinct: Distinct) -> Result<LakeStats, StoreError>
             *t.kinds.entry(k.clone()).or_insert(0) += n;
         }
     }
-    out.quarantined = store.manifest().quarantine.iter().map(|q| q.rows).sum();
-    out.catalog_items = store.catalog().items.len() as u64;
-    out.catalog_users = store.catalog().users.len() as u64;
+    out.quarantined = match shop {
+        None => store.manifest().quarantine.iter().map(|q| q.rows).sum(),
+        Some(s) => store.quarantine_rows()?.iter().filter(|r| r.shop == s).count() as u64,
+    };
+    out.catalog_items = store.catalog().items.keys().filter(|k| in_shop(&k.0)).count() as u64;
+    out.catalog_users = store.catalog().users.keys().filter(|k| in_shop(&k.0)).count() as u64;
     let sketched = match distinct {
-        Distinct::Estimate => merged_sketches(store),
+        Distinct::Estimate => merged_sketches(store, shop),
         _ => None,
     };
     if let Some((u, i)) = sketched {
         (out.distinct_users, out.distinct_items) = (u, i);
     } else if distinct != Distinct::Skip {
-        let (u, i) = distinct_ids(store)?;
+        let (u, i) = distinct_ids(store, shop)?;
         (out.distinct_users, out.distinct_items, out.distinct_exact) = (u, i, true);
     }
     Ok(out)
@@ -93,13 +106,13 @@ pub fn stats(store: &Store, distinct: Distinct) -> Result<LakeStats, StoreError>
 
 /// Merges the behaviour files' sketches; `None` if any is missing. Small sets stay exact inside
 /// the sketch, so a small lake gets exact counts either way.
-fn merged_sketches(store: &Store) -> Option<(u64, u64)> {
+fn merged_sketches(store: &Store, shop: Option<&str>) -> Option<(u64, u64)> {
     let (mut users, mut items) = (crate::sketch::Hll::new(), crate::sketch::Hll::new());
     for f in store
         .manifest()
         .files
         .iter()
-        .filter(|f| f.table == EventType::Behavior.name())
+        .filter(|f| f.table == EventType::Behavior.name() && shop.is_none_or(|s| s == f.shop))
     {
         let s = crate::sketch::FileSketch::load(&crate::sketch::sketch_path(store.root(), f.seq))?;
         users.merge(&s.users);
@@ -145,12 +158,12 @@ impl DistinctSet {
     }
 }
 
-fn distinct_ids(store: &Store) -> Result<(u64, u64), StoreError> {
+fn distinct_ids(store: &Store, shop: Option<&str>) -> Result<(u64, u64), StoreError> {
     let files: Vec<_> = store
         .manifest()
         .files
         .iter()
-        .filter(|f| f.table == EventType::Behavior.name())
+        .filter(|f| f.table == EventType::Behavior.name() && shop.is_none_or(|s| s == f.shop))
         .cloned()
         .collect();
     let threads = std::thread::available_parallelism()

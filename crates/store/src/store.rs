@@ -4,6 +4,7 @@
 
 use crate::catalog::Catalog;
 use crate::dedup::{self, DedupIndex};
+use std::sync::{Mutex, MutexGuard};
 use crate::fsutil::{create_dir_durable, sync_dir};
 use crate::manifest::{FileEntry, ImportProgress, Manifest, QuarantineFile};
 use crate::segment::{
@@ -28,6 +29,8 @@ pub struct StoreConfig {
     pub zone: Zone,
     /// zstd level of lake files.
     pub zstd_level: i32,
+    /// How long an accepted `event_id` is remembered for exact dedup, in days.
+    pub dedup_horizon_days: u32,
 }
 
 impl StoreConfig {
@@ -37,6 +40,7 @@ impl StoreConfig {
             data_dir: data_dir.into(),
             zone: Zone::default(),
             zstd_level: 1,
+            dedup_horizon_days: 7,
         }
     }
 }
@@ -88,6 +92,25 @@ impl Prepared {
     }
 }
 
+/// Everything one commit makes durable and visible together.
+#[derive(Default)]
+pub struct Commit {
+    /// Staged lake files.
+    pub prepared: Prepared,
+    /// Rows for the quarantine.
+    pub rejects: Vec<QuarantineRecord>,
+    /// Item facts by shop.
+    pub items: Vec<(String, Vec<ItemRecord>)>,
+    /// Original text of string ids by shop: (kind `item`|`user`, text).
+    pub keys: Vec<(String, Vec<(&'static str, String)>)>,
+    /// Import progress of a source.
+    pub progress: Option<(String, ImportProgress)>,
+    /// Event ids (key, accept day) to remember, besides those imports inserted.
+    pub ids: Vec<(u128, dedup::Day)>,
+    /// The WAL position these files fold up to.
+    pub wal_folded: Option<(u64, u64)>,
+}
+
 /// What a commit did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CommitSummary {
@@ -113,7 +136,8 @@ pub struct Store {
     cfg: StoreConfig,
     manifest: Manifest,
     next_seq: Arc<AtomicU64>,
-    dedup: DedupIndex,
+    dedup: Arc<Mutex<DedupIndex>>,
+    fold_gate: Arc<Mutex<()>>,
     catalog: Catalog,
     /// The exclusive lock of a writer; `None` for a read-only view.
     _lock: Option<File>,
@@ -143,9 +167,15 @@ impl Store {
         let mut manifest = Manifest::load(&mpath).ctx(|| "reading the manifest".into())?;
         recover(&root, &mut manifest)?;
         manifest.save(&mpath).ctx(|| "saving the manifest".into())?;
-        let committed = manifest.logs.get(dedup::LOG).copied().unwrap_or(0);
-        let dedup = DedupIndex::open(&root.join("state/event_ids.log"), committed)
-            .ctx(|| "reading the event id index".into())?;
+        let today = dedup::day_of_ms(collect::now_ms());
+        let dedup = DedupIndex::open(
+            &root.join("state/ids"),
+            &manifest.logs,
+            cfg.dedup_horizon_days,
+            today,
+        )
+        .ctx(|| "reading the event id index".into())?;
+        let dedup = Arc::new(Mutex::new(dedup));
         let catalog = Catalog::open(&root.join("catalog")).ctx(|| "reading the catalog".into())?;
         let next_seq = Arc::new(AtomicU64::new(manifest.next_seq));
         Ok(Store {
@@ -153,6 +183,7 @@ impl Store {
             manifest,
             next_seq,
             dedup,
+            fold_gate: Arc::default(),
             catalog,
             _lock: Some(lock),
         })
@@ -175,12 +206,16 @@ impl Store {
             Manifest::load(&manifest_path(&root)).ctx(|| "reading the manifest".into())?;
         let catalog = Catalog::open(&root.join("catalog")).ctx(|| "reading the catalog".into())?;
         let next_seq = Arc::new(AtomicU64::new(manifest.next_seq));
-        let dedup = DedupIndex::detached(&root.join("state/event_ids.log"));
+        let dedup = Arc::new(Mutex::new(DedupIndex::detached(
+            &root.join("state/ids"),
+            cfg.dedup_horizon_days,
+        )));
         Ok(Store {
             cfg,
             manifest,
             next_seq,
             dedup,
+            fold_gate: Arc::default(),
             catalog,
             _lock: None,
         })
@@ -214,9 +249,29 @@ impl Store {
         &self.catalog
     }
 
+    /// The catalog, for dimension upserts; call [`Catalog::flush`] to make changes durable.
+    pub fn catalog_mut(&mut self) -> &mut Catalog {
+        &mut self.catalog
+    }
+
     /// The data dir.
     pub fn root(&self) -> &Path {
         &self.cfg.data_dir
+    }
+
+    /// The shared event id index (the ingest server reserves ids in it without the store).
+    pub fn ids(&self) -> Arc<Mutex<DedupIndex>> {
+        self.dedup.clone()
+    }
+
+    /// Held for the whole of a WAL fold, so that folds never interleave.
+    pub fn fold_gate(&self) -> Arc<Mutex<()>> {
+        self.fold_gate.clone()
+    }
+
+    pub(crate) fn lock_ids(&self) -> MutexGuard<'_, DedupIndex> {
+        // A panic while holding the lock leaves the map consistent (single inserts), so go on.
+        self.dedup.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// How far an earlier import of this source got.
@@ -249,13 +304,16 @@ impl Store {
             .map(|t| vec![false; t.batch.num_rows()])
             .collect();
         let mut any = false;
+        let today = dedup::day_of_ms(collect::now_ms());
+        let mut index = self.lock_ids();
         for id in &ids {
-            if !self.dedup.insert(&id.shop, &id.event_id) {
+            if !index.insert(&id.shop, &id.event_id, today) {
                 drop[id.slot][id.row] = true;
                 any = true;
                 rejects.push(ChunkBuilder::duplicate_record(source, format, id));
             }
         }
+        std::mem::drop(index);
         if any {
             for (t, d) in tables.iter_mut().zip(drop) {
                 let keep =
@@ -293,6 +351,27 @@ impl Store {
         keys: Vec<(String, Vec<(&'static str, String)>)>,
         progress: Option<(String, ImportProgress)>,
     ) -> Result<CommitSummary, StoreError> {
+        self.commit_parts(Commit {
+            prepared,
+            rejects,
+            items,
+            keys,
+            progress,
+            ..Commit::default()
+        })
+    }
+
+    /// [`Store::commit`] with every part, including ids and a WAL position (folding).
+    pub fn commit_parts(&mut self, c: Commit) -> Result<CommitSummary, StoreError> {
+        let Commit {
+            prepared,
+            rejects,
+            items,
+            keys,
+            progress,
+            ids,
+            wal_folded,
+        } = c;
         self.check_writable()?;
         let root = self.cfg.data_dir.clone();
         let mut m = self.manifest.clone();
@@ -320,17 +399,38 @@ impl Store {
             self.catalog.note_keys(shop, k, now);
         }
         self.catalog.flush().ctx(|| "writing the catalog".into())?;
-        let ids_len = self
-            .dedup
-            .flush()
-            .ctx(|| "writing the event id index".into())?;
-        m.logs.insert(dedup::LOG.into(), ids_len);
+        m.logs.extend(self.persist_pending_ids()?);
+        let obsolete = {
+            let mut index = self.lock_ids();
+            m.logs.extend(
+                index
+                    .persist(&ids)
+                    .ctx(|| "writing the event id index".into())?,
+            );
+            index.prune(dedup::day_of_ms(now), &m.logs)
+        };
+        for n in &obsolete {
+            m.logs.remove(n);
+        }
         m.files.extend(prepared.files);
         if let Some((fp, p)) = progress {
             m.imports.insert(fp, p);
         }
+        if let Some(pos) = wal_folded {
+            m.wal_folded = pos;
+        }
         self.finish_commit(m)?;
+        self.lock_ids().delete_logs(&obsolete);
         Ok(summary)
+    }
+
+    /// Persists the ids imports inserted since the last commit; returns the log lengths.
+    fn persist_pending_ids(&mut self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut index = self.lock_ids();
+        let pending = index.take_pending();
+        index
+            .persist(&pending)
+            .ctx(|| "writing the event id index".into())
     }
 
     /// Commits a new manifest and completes its staged renames.
@@ -373,28 +473,13 @@ impl Store {
         prepared: Vec<Prepared>,
         new_q: Option<QuarantineFile>,
     ) -> Result<(), StoreError> {
-        let ids_len = self
-            .dedup
-            .flush()
-            .ctx(|| "writing the event id index".into())?;
+        let lens = self.persist_pending_ids()?;
         self.manifest_mut_commit(|m| {
-            m.logs.insert(dedup::LOG.into(), ids_len);
+            m.logs.extend(lens);
             for p in prepared {
                 m.files.extend(p.files);
             }
             m.quarantine = new_q.into_iter().collect();
-        })
-    }
-
-    /// Commits prepared files together with a new WAL folded position.
-    pub(crate) fn manifest_mut_commit_with(
-        &mut self,
-        prepared: Prepared,
-        wal_folded: (u64, u64),
-    ) -> Result<(), StoreError> {
-        self.manifest_mut_commit(|m| {
-            m.files.extend(prepared.files);
-            m.wal_folded = wal_folded;
         })
     }
 

@@ -4,12 +4,14 @@
 //! the same atomic commit as the new files, so a crash never loses or repeats a record.
 //!
 //! Segment files `wal/<seq>.wal` hold records `[len u32][crc32 u32][payload]`; a payload is a
-//! list of (table, shop, Arrow IPC stream). A torn tail (crash mid-write) fails its CRC and is
-//! cut off at open: it was never acknowledged.
+//! list of (table, shop, Arrow IPC stream) followed by the record's extras (quarantined rows and
+//! string-id keys, JSON). A torn tail (crash mid-write) fails its CRC and is cut off at open: it
+//! was never acknowledged.
 
-use crate::store::{Ctx, Store, StoreError};
+use crate::store::{Ctx, StoreError};
 use arrow_array::RecordBatch;
-use collect::TableBatch;
+use collect::{QuarantineRecord, TableBatch};
+use serde::{Deserialize, Serialize};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use model::EventType;
 use std::fs::{self, File, OpenOptions};
@@ -42,9 +44,30 @@ impl Default for WalConfig {
 /// A position in the WAL: (segment, byte offset).
 pub type WalPos = (u64, u64);
 
+/// Called once with the outcome of an append (from the writer thread; keep it short).
+pub type Done = Box<dyn FnOnce(io::Result<WalPos>) + Send>;
+
 struct Request {
     payload: Vec<u8>,
-    done: Sender<io::Result<WalPos>>,
+    done: Done,
+}
+
+/// What a WAL record carries besides its events: the rows rejected in the same request (they
+/// reach the quarantine when the record is folded) and the original text of string ids.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WalExtras {
+    /// Rejected rows.
+    #[serde(default)]
+    pub rejects: Vec<QuarantineRecord>,
+    /// (shop, kind `item`|`user`, original id text).
+    #[serde(default)]
+    pub keys: Vec<(String, String, String)>,
+}
+
+impl WalExtras {
+    fn is_empty(&self) -> bool {
+        self.rejects.is_empty() && self.keys.is_empty()
+    }
 }
 
 /// Handle to the WAL writer; clone it freely.
@@ -54,8 +77,8 @@ pub struct Wal {
     dir: Arc<PathBuf>,
 }
 
-/// Encodes table batches as one WAL payload.
-pub fn encode(tables: &[TableBatch]) -> Result<Vec<u8>, StoreError> {
+/// Encodes table batches and extras as one WAL payload.
+pub fn encode(tables: &[TableBatch], extras: &WalExtras) -> Result<Vec<u8>, StoreError> {
     let mut out = Vec::new();
     out.extend_from_slice(&(tables.len() as u32).to_le_bytes());
     for t in tables {
@@ -77,11 +100,16 @@ pub fn encode(tables: &[TableBatch]) -> Result<Vec<u8>, StoreError> {
         out.extend_from_slice(&(ipc.len() as u32).to_le_bytes());
         out.extend_from_slice(&ipc);
     }
+    if !extras.is_empty() {
+        let json = serde_json::to_vec(extras).map_err(|e| StoreError::Encode(e.to_string()))?;
+        out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        out.extend_from_slice(&json);
+    }
     Ok(out)
 }
 
 /// Decodes a WAL payload.
-pub fn decode(mut p: &[u8]) -> Result<Vec<TableBatch>, StoreError> {
+pub fn decode(mut p: &[u8]) -> Result<(Vec<TableBatch>, WalExtras), StoreError> {
     let bad = || StoreError::Encode("corrupt WAL payload".into());
     let take = |p: &mut &[u8], n: usize| -> Result<Vec<u8>, StoreError> {
         if p.len() < n {
@@ -111,14 +139,19 @@ pub fn decode(mut p: &[u8]) -> Result<Vec<TableBatch>, StoreError> {
             });
         }
     }
-    Ok(out)
+    let mut extras = WalExtras::default();
+    if p.len() >= 4 {
+        let jl = u32::from_le_bytes(take(&mut p, 4)?.try_into().map_err(|_| bad())?) as usize;
+        extras = serde_json::from_slice(&take(&mut p, jl)?).map_err(|_| bad())?;
+    }
+    Ok((out, extras))
 }
 
-fn seg_path(dir: &Path, seg: u64) -> PathBuf {
+pub(crate) fn seg_path(dir: &Path, seg: u64) -> PathBuf {
     dir.join(format!("{seg:012}.wal"))
 }
 
-fn segments(dir: &Path) -> io::Result<Vec<u64>> {
+pub(crate) fn segments(dir: &Path) -> io::Result<Vec<u64>> {
     let mut v: Vec<u64> = fs::read_dir(dir)?
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.strip_suffix(".wal")?.parse().ok())
@@ -131,7 +164,7 @@ fn segments(dir: &Path) -> io::Result<Vec<u64>> {
 type Records = (Vec<(u64, Vec<u8>)>, u64);
 
 /// Reads the valid records of a segment from `offset`.
-fn read_records(path: &Path, offset: u64) -> io::Result<Records> {
+pub(crate) fn read_records(path: &Path, offset: u64) -> io::Result<Records> {
     let mut buf = Vec::new();
     File::open(path)?.read_to_end(&mut buf)?;
     let mut at = offset as usize;
@@ -186,8 +219,16 @@ impl Wal {
     /// Appends tables; returns once they are fsynced (acknowledged). Errors with
     /// `WouldBlock` when the queue is full and `wait` is false (the caller answers 429).
     pub fn append(&self, tables: &[TableBatch], wait: bool) -> Result<WalPos, StoreError> {
-        let payload = encode(tables)?;
-        let (done, rx) = bounded(1);
+        let payload = encode(tables, &WalExtras::default())?;
+        self.append_payload(payload, wait)
+    }
+
+    /// Blocking append of an encoded payload.
+    pub fn append_payload(&self, payload: Vec<u8>, wait: bool) -> Result<WalPos, StoreError> {
+        let (tx, rx) = bounded(1);
+        let done: Done = Box::new(move |r| {
+            let _ = tx.send(r);
+        });
         let req = Request { payload, done };
         let sent = if wait {
             self.tx.send(req).map_err(|_| ())
@@ -195,16 +236,21 @@ impl Wal {
             self.tx.try_send(req).map_err(|_| ())
         };
         if sent.is_err() {
-            return Err(StoreError::Io {
-                context: "appending to the WAL".into(),
-                err: io::Error::new(io::ErrorKind::WouldBlock, "WAL queue is full"),
-            });
+            return Err(queue_full());
         }
         let r = rx.recv().map_err(|_| StoreError::Io {
             context: "appending to the WAL".into(),
             err: io::Error::other("WAL writer stopped"),
         })?;
         r.ctx(|| "appending to the WAL".into())
+    }
+
+    /// Queues an encoded payload without blocking; `done` is called once it is fsynced (or
+    /// failed). Errors with `WouldBlock` at once when the queue is full (the caller answers 429).
+    pub fn submit(&self, payload: Vec<u8>, done: Done) -> Result<(), StoreError> {
+        self.tx
+            .try_send(Request { payload, done })
+            .map_err(|_| queue_full())
     }
 
     /// Pending appends waiting for the writer.
@@ -216,6 +262,18 @@ impl Wal {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+fn queue_full() -> StoreError {
+    StoreError::Io {
+        context: "appending to the WAL".into(),
+        err: io::Error::new(io::ErrorKind::WouldBlock, "WAL queue is full"),
+    }
+}
+
+/// Whether an error is the WAL's backpressure (queue full).
+pub fn is_queue_full(e: &StoreError) -> bool {
+    matches!(e, StoreError::Io { err, .. } if err.kind() == io::ErrorKind::WouldBlock)
 }
 
 fn writer(
@@ -265,92 +323,14 @@ fn writer(
         match result {
             Ok(ends) => {
                 for (r, end) in group.into_iter().zip(ends) {
-                    let _ = r.done.send(Ok(end));
+                    (r.done)(Ok(end));
                 }
             }
             Err(e) => {
                 for r in group {
-                    let _ = r.done.send(Err(io::Error::new(e.kind(), e.to_string())));
+                    (r.done)(Err(io::Error::new(e.kind(), e.to_string())));
                 }
             }
-        }
-    }
-}
-
-impl Store {
-    /// Folds every acknowledged WAL record not yet in the lake into Parquet files, in one commit
-    /// that also records the new folded position; then deletes fully folded segments. Returns
-    /// the rows folded.
-    pub fn fold_wal(&mut self, wal_dir: &Path) -> Result<u64, StoreError> {
-        let (mut seg, mut off) = self.manifest().wal_folded;
-        let segs = segments(wal_dir).ctx(|| "listing WAL segments".into())?;
-        let mut tables: Vec<TableBatch> = Vec::new();
-        let mut end = (seg, off);
-        let first = seg;
-        for s in segs.iter().copied().filter(|s| *s >= first) {
-            if s > seg {
-                seg = s;
-                off = 0;
-            }
-            let (records, valid) =
-                read_records(&seg_path(wal_dir, s), off).ctx(|| "reading the WAL".into())?;
-            for (_, payload) in records {
-                tables.extend(decode(&payload)?);
-            }
-            end = (s, valid);
-        }
-        if end == self.manifest().wal_folded {
-            return Ok(0);
-        }
-        let prepared = self.prepare(tables)?;
-        let rows = prepared.rows();
-        self.manifest_mut_commit_with(prepared, end)?;
-        for s in segs.into_iter().filter(|s| *s < end.0) {
-            let _ = fs::remove_file(seg_path(wal_dir, s));
-        }
-        Ok(rows)
-    }
-}
-
-/// A background thread folding the WAL into the lake every `every`, until stopped.
-pub struct Folder {
-    stop: Sender<()>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Folder {
-    /// Starts folding `wal_dir` into the shared store.
-    pub fn spawn(store: Arc<std::sync::Mutex<Store>>, wal_dir: PathBuf, every: Duration) -> Folder {
-        let (stop, stopped) = bounded::<()>(1);
-        let handle = std::thread::spawn(move || {
-            loop {
-                let quit = !matches!(
-                    stopped.recv_timeout(every),
-                    Err(crossbeam_channel::RecvTimeoutError::Timeout)
-                );
-                let folded = match store.lock() {
-                    Ok(mut s) => s.fold_wal(&wal_dir),
-                    Err(_) => return,
-                };
-                if let Err(e) = folded {
-                    tracing::error!(error = %e, "folding the WAL failed; will retry");
-                }
-                if quit {
-                    return;
-                }
-            }
-        });
-        Folder {
-            stop,
-            handle: Some(handle),
-        }
-    }
-
-    /// Stops the thread after one last fold.
-    pub fn stop(mut self) {
-        let _ = self.stop.send(());
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
         }
     }
 }

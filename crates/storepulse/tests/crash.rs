@@ -91,6 +91,7 @@ fn killed_imports_lose_and_duplicate_nothing() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<u64>();
         let reader = std::thread::spawn(move || {
             let mut last = 0u64;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -100,11 +101,23 @@ fn killed_imports_lose_and_duplicate_nothing() {
                     .and_then(|n| n.parse().ok())
                 {
                     last = n;
+                    let _ = tx.send(n);
                 }
             }
             last
         });
-        std::thread::sleep(Duration::from_millis(100 + next() % (300 + 150 * round)));
+        // Kill at a random acknowledged batch (the first round before any), then a random few
+        // milliseconds later, so the kill lands mid-import whatever the machine's speed.
+        if round > 0 {
+            let remaining = ROWS.saturating_sub(acked_total);
+            let target = acked_total + 1 + next() % (remaining / 3).max(1);
+            while let Ok(n) = rx.recv_timeout(Duration::from_secs(60)) {
+                if n >= target {
+                    break;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_micros(next() % 20_000));
         let killed = child.try_wait().unwrap().is_none();
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();

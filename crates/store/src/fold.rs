@@ -1,0 +1,211 @@
+//! Folding the WAL into the lake. Everything acknowledged beyond the manifest's folded position
+//! becomes Parquet files, quarantine rows, catalog keys and remembered event ids in **one**
+//! commit that also moves the folded position, so a crash never loses or repeats a record.
+//!
+//! The expensive part (decoding, sorting, Parquet encoding) needs no lock on the store, so the
+//! background [`Folder`] holds the store's lock only to read the position and to commit: the
+//! ingest path is never stalled behind a Parquet write.
+
+use crate::dedup::{Day, day_of_ms, id_key};
+use crate::store::{Commit, Ctx, Prepared, Store, StoreError};
+use crate::wal::{WalExtras, WalPos, decode, read_records, seg_path, segments};
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMillisecondType;
+use arrow_array::{Array, RecordBatch};
+use collect::TableBatch;
+use crossbeam_channel::{Sender, bounded};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The acknowledged WAL records beyond a position.
+#[derive(Default)]
+pub struct Unfolded {
+    /// Events.
+    pub tables: Vec<TableBatch>,
+    /// Rejected rows and string-id keys.
+    pub extras: WalExtras,
+    /// Where the read stopped (the new folded position).
+    pub end: WalPos,
+}
+
+/// Reads every valid record after `from`.
+pub fn read_unfolded(wal_dir: &Path, from: WalPos) -> Result<Unfolded, StoreError> {
+    let (mut seg, mut off) = from;
+    let mut out = Unfolded {
+        end: from,
+        ..Unfolded::default()
+    };
+    for s in segments(wal_dir)
+        .ctx(|| "listing WAL segments".into())?
+        .into_iter()
+        .filter(|s| *s >= from.0)
+    {
+        if s > seg {
+            seg = s;
+            off = 0;
+        }
+        let (records, valid) =
+            read_records(&seg_path(wal_dir, s), off).ctx(|| "reading the WAL".into())?;
+        for (_, payload) in records {
+            let (tables, extras) = decode(&payload)?;
+            out.tables.extend(tables);
+            out.extras.rejects.extend(extras.rejects);
+            out.extras.keys.extend(extras.keys);
+        }
+        out.end = (s, valid);
+    }
+    Ok(out)
+}
+
+/// The (key, accept day) of every row with an `event_id`.
+pub fn event_ids(tables: &[TableBatch]) -> Vec<(u128, Day)> {
+    let mut out = Vec::new();
+    for t in tables {
+        out.extend(batch_ids(&t.shop, &t.batch));
+    }
+    out
+}
+
+fn batch_ids(shop: &str, b: &RecordBatch) -> Vec<(u128, Day)> {
+    let (Some(ids), Some(recv)) = (b.column_by_name("event_id"), b.column_by_name("received_at"))
+    else {
+        return Vec::new();
+    };
+    let (Some(ids), Some(recv)) = (
+        ids.as_string_opt::<i32>(),
+        recv.as_primitive_opt::<TimestampMillisecondType>(),
+    ) else {
+        return Vec::new();
+    };
+    let now = day_of_ms(collect::now_ms());
+    (0..b.num_rows())
+        .filter(|&i| ids.is_valid(i))
+        .map(|i| {
+            let day = if recv.is_valid(i) {
+                day_of_ms(recv.value(i))
+            } else {
+                now
+            };
+            (id_key(shop, ids.value(i)), day)
+        })
+        .collect()
+}
+
+/// Groups WAL keys by shop for the catalog.
+fn keys_by_shop(keys: Vec<(String, String, String)>) -> Vec<(String, Vec<(&'static str, String)>)> {
+    let mut by: BTreeMap<String, Vec<(&'static str, String)>> = BTreeMap::new();
+    for (shop, kind, key) in keys {
+        let kind = match kind.as_str() {
+            "item" => "item",
+            "user" => "user",
+            _ => continue,
+        };
+        by.entry(shop).or_default().push((kind, key));
+    }
+    by.into_iter().collect()
+}
+
+impl Store {
+    /// Commits folded WAL records: their prepared files, extras and ids, and the new position;
+    /// then deletes fully folded segments.
+    pub fn commit_fold(
+        &mut self,
+        prepared: Prepared,
+        extras: WalExtras,
+        ids: Vec<(u128, Day)>,
+        end: WalPos,
+        wal_dir: &Path,
+    ) -> Result<u64, StoreError> {
+        let rows = prepared.rows();
+        self.commit_parts(Commit {
+            prepared,
+            rejects: extras.rejects,
+            keys: keys_by_shop(extras.keys),
+            ids,
+            wal_folded: Some(end),
+            ..Commit::default()
+        })?;
+        for s in segments(wal_dir).unwrap_or_default() {
+            if s < end.0 {
+                let _ = std::fs::remove_file(seg_path(wal_dir, s));
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Folds every acknowledged WAL record not yet in the lake (at startup, or in tests).
+    /// Returns the rows folded.
+    pub fn fold_wal(&mut self, wal_dir: &Path) -> Result<u64, StoreError> {
+        let u = read_unfolded(wal_dir, self.manifest().wal_folded)?;
+        if u.end == self.manifest().wal_folded {
+            return Ok(0);
+        }
+        let ids = event_ids(&u.tables);
+        let prepared = self.prepare(u.tables)?;
+        self.commit_fold(prepared, u.extras, ids, u.end, wal_dir)
+    }
+}
+
+/// Folds once with the store locked only around the commit. Returns rows folded.
+pub fn fold_shared(store: &Mutex<Store>, wal_dir: &Path) -> Result<u64, StoreError> {
+    let lock = || store.lock().unwrap_or_else(|p| p.into_inner());
+    let gate = lock().fold_gate();
+    let _folding = gate.lock().unwrap_or_else(|p| p.into_inner());
+    let (from, preparer) = {
+        let s = lock();
+        (s.manifest().wal_folded, s.preparer())
+    };
+    let u = read_unfolded(wal_dir, from)?;
+    if u.end == from {
+        return Ok(0);
+    }
+    let ids = event_ids(&u.tables);
+    let prepared = preparer.prepare(u.tables)?;
+    let mut s = lock();
+    if s.manifest().wal_folded != from {
+        // A direct `fold_wal` ran meanwhile; its commit covers these records.
+        return Ok(0);
+    }
+    s.commit_fold(prepared, u.extras, ids, u.end, wal_dir)
+}
+
+/// A background thread folding the WAL into the lake every `every`, until stopped.
+pub struct Folder {
+    stop: Sender<()>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Folder {
+    /// Starts folding `wal_dir` into the shared store.
+    pub fn spawn(store: Arc<Mutex<Store>>, wal_dir: PathBuf, every: Duration) -> Folder {
+        let (stop, stopped) = bounded::<()>(1);
+        let handle = std::thread::Builder::new()
+            .name("wal-folder".into())
+            .spawn(move || {
+                loop {
+                    let quit = !matches!(
+                        stopped.recv_timeout(every),
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout)
+                    );
+                    if let Err(e) = fold_shared(&store, &wal_dir) {
+                        tracing::error!(error = %e, "folding the WAL failed; will retry");
+                    }
+                    if quit {
+                        return;
+                    }
+                }
+            })
+            .ok();
+        Folder { stop, handle }
+    }
+
+    /// Stops the thread after one last fold.
+    pub fn stop(mut self) {
+        let _ = self.stop.send(());
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
