@@ -62,7 +62,9 @@ impl DedupIndex {
         let cutoff = today.saturating_sub(horizon_days);
         idx.oldest = today;
         for (name, &len) in committed {
-            let Some(day) = name.strip_prefix(LOG_PREFIX).and_then(|d| d.parse::<Day>().ok())
+            let Some(day) = name
+                .strip_prefix(LOG_PREFIX)
+                .and_then(|d| d.parse::<Day>().ok())
             else {
                 continue;
             };
@@ -154,7 +156,10 @@ impl DedupIndex {
     pub fn persist(&mut self, keys: &[(u128, Day)]) -> io::Result<Vec<(String, u64)>> {
         let mut by_day: BTreeMap<Day, Vec<u8>> = BTreeMap::new();
         for (k, d) in keys {
-            by_day.entry(*d).or_default().extend_from_slice(&k.to_le_bytes());
+            by_day
+                .entry(*d)
+                .or_default()
+                .extend_from_slice(&k.to_le_bytes());
         }
         let mut out = Vec::with_capacity(by_day.len());
         for (day, buf) in by_day {
@@ -220,7 +225,10 @@ mod tests {
         d.persist(&pending).unwrap(); // written but never committed in a manifest
         let mut d = DedupIndex::open(&p, &m, 7, 100).unwrap();
         assert!(!d.insert("s", "a", 100));
-        assert!(d.insert("s", "b", 100), "uncommitted tail must be forgotten");
+        assert!(
+            d.insert("s", "b", 100),
+            "uncommitted tail must be forgotten"
+        );
     }
 
     #[test]
@@ -247,8 +255,14 @@ mod tests {
         }
         d.delete_logs(&old);
         assert!(!p.join("90.log").exists());
-        assert!(d.reserve(a, 98), "an id older than the horizon is forgotten");
-        assert!(!d.reserve(b, 98), "an id within the horizon is still a duplicate");
+        assert!(
+            d.reserve(a, 98),
+            "an id older than the horizon is forgotten"
+        );
+        assert!(
+            !d.reserve(b, 98),
+            "an id within the horizon is still a duplicate"
+        );
         let mut d = DedupIndex::open(&p, &m, 7, 98).unwrap();
         assert_eq!(d.len(), 1);
         assert!(!d.reserve(b, 98));

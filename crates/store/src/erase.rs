@@ -67,20 +67,18 @@ impl Store {
             report.files += 1;
             gone.push(f.seq);
             let schema = model::schema::event_schema(t);
-            let all = concat_batches(&schema, &kept)
-                .map_err(|e| StoreError::Encode(e.to_string()))?;
+            let all =
+                concat_batches(&schema, &kept).map_err(|e| StoreError::Encode(e.to_string()))?;
             if all.num_rows() > 0 {
                 added.push(self.stage_file(t, &f.shop, &f.dt, &all)?);
             }
         }
         report.profile = self.catalog_mut().remove_user(shop, user_id);
         if report.profile {
-            self.catalog_mut()
-                .flush()
-                .map_err(|err| StoreError::Io {
-                    context: "writing the catalog".into(),
-                    err,
-                })?;
+            self.catalog_mut().flush().map_err(|err| StoreError::Io {
+                context: "writing the catalog".into(),
+                err,
+            })?;
         }
         if !gone.is_empty() {
             self.manifest_mut_commit(|m| {

@@ -69,8 +69,10 @@ pub fn event_ids(tables: &[TableBatch]) -> Vec<(u128, Day)> {
 }
 
 fn batch_ids(shop: &str, b: &RecordBatch) -> Vec<(u128, Day)> {
-    let (Some(ids), Some(recv)) = (b.column_by_name("event_id"), b.column_by_name("received_at"))
-    else {
+    let (Some(ids), Some(recv)) = (
+        b.column_by_name("event_id"),
+        b.column_by_name("received_at"),
+    ) else {
         return Vec::new();
     };
     let (Some(ids), Some(recv)) = (

@@ -41,12 +41,14 @@ mod wal;
 pub use catalog::{Catalog, ItemRow, UserRow};
 pub use erase::EraseReport;
 pub use events::to_events;
+pub use fold::Folder;
 pub use manifest::{FileEntry, ImportProgress, Manifest, QuarantineFile};
 pub use quarantine::replayable;
 pub use stats::{Distinct, LakeStats, TableStats, stats, stats_of};
-pub use fold::Folder;
 pub use store::{
     Commit, CommitSummary, Prepared, Preparer, Store, StoreConfig, StoreError, manifest_path,
 };
 pub use tz::Zone;
-pub use wal::{Done, Wal, WalConfig, WalExtras, WalPos, encode as encode_wal, is_queue_full};
+pub use wal::{
+    Done, FsyncStats, Wal, WalConfig, WalExtras, WalPos, encode as encode_wal, is_queue_full,
+};

@@ -87,10 +87,24 @@ pub fn stats_of(
     }
     out.quarantined = match shop {
         None => store.manifest().quarantine.iter().map(|q| q.rows).sum(),
-        Some(s) => store.quarantine_rows()?.iter().filter(|r| r.shop == s).count() as u64,
+        Some(s) => store
+            .quarantine_rows()?
+            .iter()
+            .filter(|r| r.shop == s)
+            .count() as u64,
     };
-    out.catalog_items = store.catalog().items.keys().filter(|k| in_shop(&k.0)).count() as u64;
-    out.catalog_users = store.catalog().users.keys().filter(|k| in_shop(&k.0)).count() as u64;
+    out.catalog_items = store
+        .catalog()
+        .items
+        .keys()
+        .filter(|k| in_shop(&k.0))
+        .count() as u64;
+    out.catalog_users = store
+        .catalog()
+        .users
+        .keys()
+        .filter(|k| in_shop(&k.0))
+        .count() as u64;
     let sketched = match distinct {
         Distinct::Estimate => merged_sketches(store, shop),
         _ => None,

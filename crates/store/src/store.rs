@@ -4,7 +4,6 @@
 
 use crate::catalog::Catalog;
 use crate::dedup::{self, DedupIndex};
-use std::sync::{Mutex, MutexGuard};
 use crate::fsutil::{create_dir_durable, sync_dir};
 use crate::manifest::{FileEntry, ImportProgress, Manifest, QuarantineFile};
 use crate::segment::{
@@ -19,6 +18,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 /// How the store lays data out.
 #[derive(Debug, Clone)]

@@ -11,14 +11,15 @@
 use crate::store::{Ctx, StoreError};
 use arrow_array::RecordBatch;
 use collect::{QuarantineRecord, TableBatch};
-use serde::{Deserialize, Serialize};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use model::EventType;
+use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// WAL settings.
 #[derive(Debug, Clone)]
@@ -75,6 +76,65 @@ impl WalExtras {
 pub struct Wal {
     tx: Sender<Request>,
     dir: Arc<PathBuf>,
+    stats: Arc<FsyncStats>,
+}
+
+/// Upper bounds (seconds) of the fsync latency buckets.
+const FSYNC_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// Fsync latency of the WAL writer, as a histogram kept with atomics.
+#[derive(Default)]
+pub struct FsyncStats {
+    buckets: [AtomicU64; FSYNC_BUCKETS.len()],
+    count: AtomicU64,
+    sum_ns: AtomicU64,
+    records: AtomicU64,
+}
+
+impl FsyncStats {
+    fn observe(&self, d: Duration, records: usize) {
+        let secs = d.as_secs_f64();
+        for (b, le) in self.buckets.iter().zip(FSYNC_BUCKETS) {
+            if secs <= le {
+                b.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_ns
+            .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+        self.records.fetch_add(records as u64, Ordering::Relaxed);
+    }
+
+    /// Group fsyncs done.
+    pub fn fsyncs(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Records written (appends acknowledged).
+    pub fn records(&self) -> u64 {
+        self.records.load(Ordering::Relaxed)
+    }
+
+    /// Appends a Prometheus histogram named `name` to `out`.
+    pub fn render_prometheus(&self, name: &str, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = writeln!(out, "# HELP {name} Latency of the WAL's group fsync");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for (b, le) in self.buckets.iter().zip(FSYNC_BUCKETS) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{le}\"}} {}",
+                b.load(Ordering::Relaxed)
+            );
+        }
+        let n = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {n}");
+        let sum = self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "{name}_sum {sum}");
+        let _ = writeln!(out, "{name}_count {n}");
+    }
 }
 
 /// Encodes table batches and extras as one WAL payload.
@@ -206,13 +266,16 @@ impl Wal {
         crate::fsutil::sync_dir(dir).ctx(|| "syncing wal/".into())?;
         let (tx, rx) = bounded::<Request>(cfg.queue);
         let d = dir.to_path_buf();
+        let stats = Arc::new(FsyncStats::default());
+        let st = stats.clone();
         std::thread::Builder::new()
             .name("wal-writer".into())
-            .spawn(move || writer(rx, d, seg, file, valid, cfg))
+            .spawn(move || writer(rx, d, seg, file, valid, cfg, st))
             .ctx(|| "starting the WAL writer".into())?;
         Ok(Wal {
             tx,
             dir: Arc::new(dir.to_path_buf()),
+            stats,
         })
     }
 
@@ -253,6 +316,11 @@ impl Wal {
             .map_err(|_| queue_full())
     }
 
+    /// Fsync latency so far.
+    pub fn fsync_stats(&self) -> &FsyncStats {
+        &self.stats
+    }
+
     /// Pending appends waiting for the writer.
     pub fn queue_depth(&self) -> usize {
         self.tx.len()
@@ -283,6 +351,7 @@ fn writer(
     mut file: File,
     mut len: u64,
     cfg: WalConfig,
+    stats: Arc<FsyncStats>,
 ) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
@@ -316,7 +385,9 @@ fn writer(
                 ends.push((seg, len + buf.len() as u64));
             }
             file.write_all(&buf)?;
+            let t = Instant::now();
             file.sync_data()?;
+            stats.observe(t.elapsed(), group.len());
             len += buf.len() as u64;
             Ok(ends)
         })();

@@ -39,8 +39,93 @@ pub enum Command {
     Compact(CompactArgs),
     /// Import every real sample data set and a generated day, then print the stats.
     Demo(DemoArgs),
+    /// Run the HTTP server: durable ingest, dimensions, stats, quarantine, metrics.
+    Serve(ServeArgs),
+    /// Create and list API keys.
+    Keys(KeysArgs),
+    /// Load generators and benchmarks.
+    Bench(BenchArgs),
     /// Print a sample storepulse.toml with every setting and its default.
     Config,
+}
+
+/// `storepulse serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (overrides server.listen), e.g. 0.0.0.0:8720.
+    #[arg(long)]
+    pub listen: Option<String>,
+}
+
+/// `storepulse keys`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+/// Key actions.
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Create a key; it is printed once and stored only as a hash.
+    Create {
+        /// Scope (repeat for several): ingest, read, admin.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Bind the key to one shop (default: all shops).
+        #[arg(long)]
+        shop: Option<String>,
+        /// A name for logs and the audit trail (default: key-<n>).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List stored keys (names, scopes, shops; never the keys).
+    List,
+}
+
+/// `storepulse bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Which benchmark.
+    #[command(subcommand)]
+    pub action: BenchAction,
+}
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchAction {
+    /// Send events to a running server over HTTP and report events/s and latency percentiles.
+    Ingest(BenchIngestArgs),
+}
+
+/// `storepulse bench ingest`.
+#[derive(Debug, Args)]
+pub struct BenchIngestArgs {
+    /// Server base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8720")]
+    pub url: String,
+    /// API key with the ingest scope (or STOREPULSE_KEY).
+    #[arg(long, env = "STOREPULSE_KEY", hide_env_values = true)]
+    pub key: String,
+    /// Events to send: 10M, 500K, 1000.
+    #[arg(long, default_value = "1M")]
+    pub events: String,
+    /// Events per request (1 = single-event JSON requests).
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Concurrent requests.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Target rate in events/s (default: as fast as possible).
+    #[arg(long)]
+    pub rate: Option<u64>,
+    /// Send the events of this NDJSON file (e.g. from `storepulse gen --format ndjson`).
+    #[arg(long)]
+    pub from: Option<PathBuf>,
+    /// Prefix of generated event ids (default: a fresh one, so no event is a duplicate).
+    #[arg(long)]
+    pub run_id: Option<String>,
 }
 
 /// `storepulse import`.

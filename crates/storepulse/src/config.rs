@@ -23,6 +23,8 @@ pub struct Config {
     pub import: ImportSection,
     /// Lake upkeep.
     pub lake: LakeSection,
+    /// The HTTP server (`storepulse serve`).
+    pub server: server::ServerConfig,
 }
 
 /// Validation settings.
@@ -65,6 +67,9 @@ pub struct LakeSection {
     pub compact_target_rows: u64,
     /// Keep event data this many days (0 = forever).
     pub retention_days: u32,
+    /// How long an accepted event_id is remembered, in days: a resend within it is answered as
+    /// a duplicate and not stored again. Memory is about 40 bytes per id in that window.
+    pub dedup_horizon_days: u32,
 }
 
 impl Default for Config {
@@ -75,6 +80,7 @@ impl Default for Config {
             validation: ValidationConfig::default(),
             import: ImportSection::default(),
             lake: LakeSection::default(),
+            server: server::ServerConfig::default(),
         }
     }
 }
@@ -108,6 +114,7 @@ impl Default for LakeSection {
             compact_small_file_mb: 32,
             compact_target_rows: 16 << 20,
             retention_days: 0,
+            dedup_horizon_days: 7,
         }
     }
 }
@@ -170,6 +177,7 @@ impl Config {
         let mut c = store::StoreConfig::new(&self.data_dir);
         c.zone = zone;
         c.zstd_level = self.import.zstd_level;
+        c.dedup_horizon_days = self.lake.dedup_horizon_days.max(1);
         Ok(c)
     }
 

@@ -1,10 +1,13 @@
 //! One module per subcommand.
 
+mod bench;
 mod compact;
 mod demo;
 mod generate;
 mod import;
+mod keys;
 mod quarantine;
+mod serve;
 mod stats;
 
 use crate::cli::{Cli, Command};
@@ -27,6 +30,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Quarantine(a) => quarantine::run(&cfg, a, cli.json),
         Command::Compact(a) => compact::run(&cfg, a, cli.json),
         Command::Demo(a) => demo::run(&cfg, a),
+        Command::Serve(a) => serve::run(&cfg, a),
+        Command::Keys(a) => keys::run(&cfg, a, cli.json),
+        Command::Bench(a) => bench::run(a, cli.json),
         Command::Config => {
             print!("{}", Config::sample());
             Ok(())

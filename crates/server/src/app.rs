@@ -1,0 +1,251 @@
+//! The running server: shared state, the route table (also the source of the OpenAPI check),
+//! request metrics, startup recovery and graceful shutdown.
+
+use crate::auth::{KeyStore, Principal, Scope};
+use crate::config::ServerConfig;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::{dims, ingest, openapi, read};
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{MethodRouter, delete, get, post, put};
+use model::Rules;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use store::dedup::DedupIndex;
+use store::{Folder, Store, StoreConfig, Wal, WalConfig};
+
+/// Everything a handler needs.
+pub struct App {
+    /// Settings.
+    pub cfg: ServerConfig,
+    /// The store (locked briefly: commits, reads, dimension upserts).
+    pub store: Arc<Mutex<Store>>,
+    /// The event id index, shared with the store, locked per request.
+    pub ids: Arc<Mutex<DedupIndex>>,
+    /// The WAL writer.
+    pub wal: Wal,
+    /// Where the WAL lives.
+    pub wal_dir: PathBuf,
+    /// API keys.
+    pub keys: KeyStore,
+    /// What a valid event is.
+    pub rules: Rules,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Set once shutdown starts: new requests get 503.
+    pub closing: AtomicBool,
+    /// The audit log.
+    pub audit: crate::audit::Audit,
+    /// Parse options (rules, time zones) for quarantine replays; the format is set per group.
+    pub parse_base: collect::ParseOptions,
+}
+
+impl App {
+    /// Locks the store (a poisoned lock is taken over: every store operation is atomic on disk).
+    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Locks the id index.
+    pub fn ids(&self) -> std::sync::MutexGuard<'_, DedupIndex> {
+        self.ids.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Authorizes a request for a scope, refusing with 503 during shutdown.
+    pub fn auth(&self, headers: &HeaderMap, scope: Scope) -> Result<Principal, ApiError> {
+        let p = self.keys.authorize(headers, scope)?;
+        if self.closing.load(Ordering::Relaxed) {
+            return Err(ApiError::shutting_down());
+        }
+        Ok(p)
+    }
+}
+
+/// Shared state type of the router.
+pub type AppState = Arc<App>;
+
+/// The routes, with the (method, path) list that the OpenAPI document must match.
+pub struct Routes {
+    router: Router<AppState>,
+    /// Every (METHOD, path) served.
+    pub list: Vec<(&'static str, &'static str)>,
+}
+
+impl Routes {
+    fn add(mut self, method: &'static str, path: &'static str, mr: MethodRouter<AppState>) -> Self {
+        self.list.push((method, path));
+        self.router = self.router.route(path, mr);
+        self
+    }
+}
+
+/// Builds the route table.
+pub fn routes() -> Routes {
+    let r = Routes {
+        router: Router::new(),
+        list: Vec::new(),
+    };
+    r.add("GET", "/health", get(read::health))
+        .add("GET", "/metrics", get(read::metrics))
+        .add("GET", "/v1/openapi.json", get(openapi::serve_doc))
+        .add("POST", "/v1/events", post(ingest::post_events))
+        .add("PUT", "/v1/items", put(dims::put_items))
+        .add("GET", "/v1/items/{id}", get(dims::get_item))
+        .add("PUT", "/v1/users", put(dims::put_users))
+        .add("GET", "/v1/users/{id}", get(dims::get_user))
+        .add("DELETE", "/v1/users/{id}", delete(dims::delete_user))
+        .add("GET", "/v1/stats", get(read::stats))
+        .add("GET", "/v1/quarantine", get(read::quarantine))
+        .add("POST", "/v1/quarantine/replay", post(read::replay))
+        .add("GET", "/v1/audit", get(read::audit))
+}
+
+/// The complete router over a state.
+pub fn router(app: AppState) -> Router {
+    let limit = app.cfg.max_body_bytes;
+    routes()
+        .router
+        .fallback(|| async { ApiError::not_found("no such endpoint; see GET /v1/openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method; see GET /v1/openapi.json",
+            )
+        })
+        .layer(middleware::from_fn_with_state(app.clone(), track))
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .with_state(app)
+}
+
+/// Records each request's latency by route, method and status.
+async fn track(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_string();
+    let method = req.method().as_str().to_string();
+    let t = Instant::now();
+    let resp = next.run(req).await;
+    app.metrics
+        .requests
+        .with_label_values(&[route.as_str(), method.as_str(), resp.status().as_str()])
+        .observe(t.elapsed().as_secs_f64());
+    resp
+}
+
+/// What `serve` needs besides the server section.
+pub struct ServeOptions {
+    /// Store layout.
+    pub store: StoreConfig,
+    /// Validation rules.
+    pub rules: Rules,
+    /// Server settings.
+    pub server: ServerConfig,
+    /// Parse options for quarantine replays.
+    pub parse_base: collect::ParseOptions,
+}
+
+/// Opens the store, folds what a previous run left in the WAL, and builds the state.
+pub fn open(opts: ServeOptions) -> Result<(AppState, Folder), store::StoreError> {
+    let wal_dir = opts.store.data_dir.join("wal");
+    let mut st = Store::open(opts.store.clone())?;
+    // Startup recovery: everything acknowledged before a crash reaches the lake (and its ids
+    // the dedup index) before the first new request is answered.
+    let recovered = st.fold_wal(&wal_dir)?;
+    if recovered > 0 {
+        tracing::info!(
+            rows = recovered,
+            "folded events left in the WAL by the last run"
+        );
+    }
+    let ids = st.ids();
+    let store = Arc::new(Mutex::new(st));
+    let wal = Wal::open(
+        &wal_dir,
+        WalConfig {
+            queue: opts.server.wal_queue.max(1),
+            ..WalConfig::default()
+        },
+    )?;
+    let keys = KeyStore::new(opts.server.keys.clone(), &opts.store.data_dir).map_err(|err| {
+        store::StoreError::Io {
+            context: "reading API keys".into(),
+            err,
+        }
+    })?;
+    let audit = crate::audit::Audit::new(&opts.store.data_dir);
+    let folder = Folder::spawn(
+        store.clone(),
+        wal_dir.clone(),
+        Duration::from_millis(opts.server.fold_interval_ms.max(10)),
+    );
+    let app = Arc::new(App {
+        cfg: opts.server,
+        store,
+        ids,
+        wal,
+        wal_dir,
+        keys,
+        rules: opts.rules,
+        metrics: Metrics::new(),
+        closing: AtomicBool::new(false),
+        audit,
+        parse_base: opts.parse_base,
+    });
+    Ok((app, folder))
+}
+
+/// Runs the server until SIGTERM or SIGINT, then stops taking requests, lets in-flight ones
+/// finish, folds the WAL one last time and returns.
+pub async fn serve(
+    app: AppState,
+    folder: Folder,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<()> {
+    if app.keys.is_empty() {
+        tracing::warn!(
+            "no API keys are configured: every request will get 401; create one with `storepulse keys create --scope admin`"
+        );
+    }
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "listening");
+    let closing = app.clone();
+    let result = axum::serve(listener, router(app.clone()))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            closing.closing.store(true, Ordering::SeqCst);
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
+        .await;
+    tokio::task::spawn_blocking(move || folder.stop())
+        .await
+        .map_err(std::io::Error::other)?;
+    tracing::info!("WAL folded; bye");
+    result
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

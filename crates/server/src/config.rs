@@ -1,0 +1,39 @@
+//! The `[server]` section of `storepulse.toml`.
+
+use crate::auth::KeyConfig;
+use serde::{Deserialize, Serialize};
+
+/// Server settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// Largest request body accepted, after gzip decompression, in bytes (larger gets 413).
+    pub max_body_bytes: usize,
+    /// WAL appends allowed to wait for the disk before requests get 429 (backpressure).
+    pub wal_queue: usize,
+    /// How often acknowledged events are folded from the WAL into the Parquet lake, in ms.
+    pub fold_interval_ms: u64,
+    /// Seconds a client is told to wait (`Retry-After`) when the server is saturated.
+    pub retry_after_secs: u64,
+    /// Worker threads of the HTTP runtime (0 = one per CPU).
+    pub workers: usize,
+    /// API keys (besides those made by `storepulse keys create`): name, key or key_sha256,
+    /// scopes (ingest, read, admin) and an optional shop.
+    pub keys: Vec<KeyConfig>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8720".into(),
+            max_body_bytes: 16 << 20,
+            wal_queue: 512,
+            fold_interval_ms: 1000,
+            retry_after_secs: 1,
+            workers: 0,
+            keys: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! `POST /v1/events`: durable ingest. Each row of the body is parsed and validated on its own;
+//! rows from another shop than the key's make the whole request a 403; known `event_id`s are
+//! answered as duplicates (exactly: a 128-bit key per shop, remembered for the dedup horizon);
+//! the rest is appended to the WAL with the rejected rows (which reach the quarantine) and the
+//! answer is sent only after the group fsync. A full WAL queue is a 429, never unbounded memory.
+
+use crate::app::AppState;
+use crate::auth::{Principal, Scope};
+use crate::body;
+use crate::error::{ApiError, body_rejection};
+use arrow_array::BooleanArray;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
+use collect::formats::{LineOptions, ndjson};
+use collect::{ChunkBuilder, TableBatch};
+use model::{DEFAULT_SHOP, Reason, Reject};
+use serde::Serialize;
+use std::time::Instant;
+use store::dedup::{day_of_ms, id_key};
+use store::{WalExtras, encode_wal, is_queue_full};
+use utoipa::ToSchema;
+
+/// Largest single event accepted, in bytes.
+pub const MAX_EVENT_BYTES: usize = 1 << 20;
+/// Longest `event_id` accepted.
+pub const MAX_EVENT_ID_CHARS: usize = 256;
+/// Generated event ids start with this; clients may not use it.
+pub const GENERATED_PREFIX: char = '~';
+
+/// One rejected row.
+#[derive(Debug, Serialize, ToSchema, PartialEq)]
+pub struct RowError {
+    /// 0-based index of the row (array element or NDJSON line).
+    pub index: usize,
+    /// Reason code (`bad_number`, `missing_field`, ...).
+    pub reason: String,
+    /// The field at fault.
+    pub field: Option<String>,
+    /// The offending value as written.
+    pub value: Option<String>,
+    /// The rule broken.
+    pub message: String,
+}
+
+/// The answer to an ingest request.
+#[derive(Debug, Serialize, ToSchema, Default)]
+pub struct IngestReply {
+    /// Events stored durably by this request.
+    pub accepted: usize,
+    /// Events whose `event_id` was already accepted (not stored again).
+    pub duplicates: usize,
+    /// Rows rejected (kept in the quarantine with their reason).
+    pub rejected: usize,
+    /// Each rejected row.
+    pub errors: Vec<RowError>,
+    /// Indices of the duplicate rows.
+    pub duplicate_indices: Vec<usize>,
+}
+
+/// What a request will append.
+struct Planned {
+    tables: Vec<TableBatch>,
+    extras: WalExtras,
+    reserved: Vec<u128>,
+    reply: IngestReply,
+}
+
+#[utoipa::path(post, path = "/v1/events", tag = "ingest",
+    request_body(content = String, description = "An event object, a JSON array of events (application/json) or NDJSON (application/x-ndjson); optionally Content-Encoding: gzip", content_type = "application/x-ndjson"),
+    responses(
+        (status = 200, description = "Every accepted event is durable", body = IngestReply),
+        (status = 400, description = "Unparsable body"), (status = 401, description = "No or unknown key"),
+        (status = 403, description = "Wrong scope, or an event for another shop"),
+        (status = 413, description = "Body too large"), (status = 415, description = "Unsupported content type or encoding"),
+        (status = 429, description = "Saturated; retry after Retry-After"), (status = 503, description = "Shutting down")),
+    security(("api_key" = ["ingest"])))]
+/// Ingests events.
+pub async fn post_events(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<IngestReply>, ApiError> {
+    let who = app.auth(&headers, Scope::Ingest)?;
+    let layout = body::layout(&headers)?;
+    let raw = body.map_err(body_rejection)?;
+    let decoded = body::decode(&headers, &raw, app.cfg.max_body_bytes)?;
+    let bytes = decoded.as_deref().unwrap_or(&raw);
+    let rows = body::rows(layout, bytes)?;
+    let planned = plan(&app, &who, &rows)?;
+    let Planned {
+        tables,
+        extras,
+        reserved,
+        mut reply,
+    } = planned;
+    for e in &reply.errors {
+        app.metrics
+            .rejected
+            .with_label_values(&[e.reason.as_str()])
+            .inc();
+    }
+    app.metrics.duplicates.inc_by(reply.duplicates as u64);
+    if tables.is_empty() && extras.rejects.is_empty() {
+        return Ok(Json(reply));
+    }
+    let release = |app: &AppState| app.ids().release(&reserved);
+    let payload = match encode_wal(&tables, &extras) {
+        Ok(p) => p,
+        Err(e) => {
+            release(&app);
+            return Err(ApiError::internal(e));
+        }
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let t = Instant::now();
+    if let Err(e) = app.wal.submit(
+        payload,
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    ) {
+        release(&app);
+        if is_queue_full(&e) {
+            app.metrics.throttled.inc();
+            let mut err = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "overloaded",
+                "the write-ahead log is saturated; nothing from this request was stored, retry after Retry-After seconds",
+            );
+            err.retry_after = Some(app.cfg.retry_after_secs.max(1));
+            return Err(err);
+        }
+        return Err(ApiError::internal(e));
+    }
+    app.metrics.wal_queue.set(app.wal.queue_depth() as i64);
+    match rx.await {
+        Ok(Ok(_)) => {
+            app.metrics
+                .wal_append
+                .with_label_values(&["ok"])
+                .observe(t.elapsed().as_secs_f64());
+            reply.accepted = tables.iter().map(|t| t.batch.num_rows()).sum();
+            app.metrics.accepted.inc_by(reply.accepted as u64);
+            Ok(Json(reply))
+        }
+        Ok(Err(e)) => {
+            app.metrics
+                .wal_append
+                .with_label_values(&["error"])
+                .observe(t.elapsed().as_secs_f64());
+            release(&app);
+            Err(ApiError::internal(format!("WAL append failed: {e}")))
+        }
+        Err(_) => {
+            release(&app);
+            Err(ApiError::internal("the WAL writer stopped"))
+        }
+    }
+}
+
+/// Parses and validates every row, checks shops, and reserves fresh event ids.
+fn plan(app: &AppState, who: &Principal, rows: &[body::Row<'_>]) -> Result<Planned, ApiError> {
+    let now = collect::now_ms();
+    let opts = LineOptions {
+        shop: who.shop.clone(),
+        rules: app.rules.clone(),
+    };
+    let default_shop = who.shop.as_deref().unwrap_or(DEFAULT_SHOP);
+    let mut b = ChunkBuilder::new("http", "ndjson", default_shop, &app.rules, 1);
+    let mut forbidden = Vec::new();
+    let mut gen_seq = 0u64;
+    let gen_base: u64 = rand::random();
+    for &(index, raw) in rows {
+        let line = index as u64 + 1;
+        let parsed = if raw.len() > MAX_EVENT_BYTES {
+            Err(Reject::row(
+                Reason::BadValue,
+                format!("an event may be at most {MAX_EVENT_BYTES} bytes"),
+            ))
+        } else {
+            ndjson::parse_event(raw, &opts)
+        };
+        let mut e = match parsed {
+            Ok(e) => e,
+            Err(r) => {
+                b.reject(line, None, raw, r);
+                continue;
+            }
+        };
+        if !who.may_use_shop(e.shop()) {
+            forbidden.push(index);
+            continue;
+        }
+        e.received_at = Some(now);
+        match &e.event_id {
+            None => {
+                gen_seq += 1;
+                e.event_id = Some(format!(
+                    "{GENERATED_PREFIX}{now:x}-{gen_base:016x}-{gen_seq}"
+                ));
+            }
+            Some(id)
+                if id.starts_with(GENERATED_PREFIX)
+                    || id.chars().count() > MAX_EVENT_ID_CHARS
+                    || id.is_empty() =>
+            {
+                let r = Reject::field(
+                    Reason::BadValue,
+                    "event_id",
+                    id,
+                    format!(
+                        "must be 1 to {MAX_EVENT_ID_CHARS} characters and not start with `{GENERATED_PREFIX}`"
+                    ),
+                );
+                b.reject(line, None, raw, r);
+                continue;
+            }
+            Some(_) => {}
+        }
+        b.event(line, None, raw, &e);
+    }
+    if !forbidden.is_empty() {
+        return Err(ApiError::forbidden(format!(
+            "this key is bound to shop `{default_shop}`; {} event(s) name another shop and nothing was stored",
+            forbidden.len()
+        ))
+        .with_details(serde_json::json!({ "indices": forbidden })));
+    }
+    let mut chunk = b.finish();
+    let keys = std::mem::take(&mut chunk.batch.keys);
+    let mut tables = chunk.batch.finish().map_err(ApiError::internal)?;
+    let mut reply = IngestReply::default();
+    let mut reserved = Vec::with_capacity(chunk.ids.len());
+    let mut drop: Vec<Vec<bool>> = Vec::new();
+    {
+        let today = day_of_ms(now);
+        let mut index = app.ids();
+        for id in &chunk.ids {
+            if id.event_id.starts_with(GENERATED_PREFIX) {
+                continue;
+            }
+            let k = id_key(&id.shop, &id.event_id);
+            if index.reserve(k, today) {
+                reserved.push(k);
+            } else {
+                if drop.is_empty() {
+                    drop = tables
+                        .iter()
+                        .map(|t| vec![false; t.batch.num_rows()])
+                        .collect();
+                }
+                drop[id.slot][id.row] = true;
+                reply.duplicate_indices.push(id.line as usize - 1);
+            }
+        }
+        app.metrics.dedup_ids.set(index.len() as i64);
+    }
+    if !drop.is_empty() {
+        for (t, d) in tables.iter_mut().zip(drop) {
+            let keep = BooleanArray::from(d.into_iter().map(|x| !x).collect::<Vec<_>>());
+            t.batch = arrow_select::filter::filter_record_batch(&t.batch, &keep)
+                .map_err(ApiError::internal)?;
+        }
+        tables.retain(|t| t.batch.num_rows() > 0);
+    }
+    reply.duplicate_indices.sort_unstable();
+    reply.duplicates = reply.duplicate_indices.len();
+    reply.errors = chunk
+        .rejects
+        .iter()
+        .map(|q| RowError {
+            index: q.line as usize - 1,
+            reason: q.reason.code().to_string(),
+            field: q.field.clone(),
+            value: q.value.clone(),
+            message: q.rule.clone(),
+        })
+        .collect();
+    reply.rejected = reply.errors.len();
+    let extras = WalExtras {
+        rejects: chunk.rejects,
+        keys: keys
+            .into_iter()
+            .map(|(shop, kind, key)| (shop, kind.to_string(), key))
+            .collect(),
+    };
+    Ok(Planned {
+        tables,
+        extras,
+        reserved,
+        reply,
+    })
+}

@@ -1,0 +1,36 @@
+//! # storepulse-server
+//!
+//! The HTTP face of StorePulse: how a shop's web, app and back-end systems send events, and how
+//! operators read what was collected.
+//!
+//! ```text
+//! client ─► axum ─► auth (key → scopes, shop) ─► body (type, gzip ≤ limit, rows)
+//!        ─► ingest: parse + validate each row ─► exact dedup (reserve ids) ─► WAL submit
+//!        ◄─ 200 after the group fsync (or 429 when the WAL queue is full)
+//!                                   WAL ─► Folder (background) ─► Parquet lake + quarantine + ids
+//! ```
+//!
+//! - [`app`] — state, routes, startup recovery, graceful shutdown ([`app::open`], [`app::serve`]).
+//! - [`ingest`] — `POST /v1/events`; [`dims`] — items and users; [`read`] — stats, quarantine,
+//!   metrics, health, audit; [`openapi`] — the generated document.
+//! - [`auth`] — API keys with scopes bound to a shop; [`audit`] — admin actions.
+//! - [`loadgen`] — `storepulse bench ingest`, the HTTP load generator.
+//!
+//! Storage is `storepulse-store`; the live jobs of later stages subscribe here.
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod body;
+pub mod config;
+pub mod dims;
+pub mod error;
+pub mod ingest;
+pub mod loadgen;
+pub mod metrics;
+pub mod openapi;
+pub mod read;
+
+pub use app::{ServeOptions, open, serve};
+pub use config::ServerConfig;

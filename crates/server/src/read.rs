@@ -1,0 +1,246 @@
+//! Operational and read endpoints: health, metrics, lake stats, the quarantine (paged,
+//! filterable) and its replay, and the audit log.
+
+use crate::app::AppState;
+use crate::audit::AuditEntry;
+use crate::auth::Scope;
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use collect::QuarantineRecord;
+use model::Reason;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
+use utoipa::{IntoParams, ToSchema};
+
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "Live and ready"), (status = 503, description = "Shutting down")))]
+/// Liveness and readiness (no key needed).
+pub async fn health(State(app): State<AppState>) -> Response {
+    let closing = app.closing.load(Ordering::Relaxed);
+    let body = json!({
+        "status": if closing { "shutting_down" } else { "ok" },
+        "live": true,
+        "ready": !closing,
+        "wal_queue_depth": app.wal.queue_depth(),
+    });
+    let status = if closing {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(body)).into_response()
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")),
+    security(("api_key" = ["read"])))]
+/// Prometheus metrics.
+pub async fn metrics(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    app.auth(&headers, Scope::Read)?;
+    app.metrics.wal_queue.set(app.wal.queue_depth() as i64);
+    {
+        let st = app.store();
+        let files = &st.manifest().files;
+        app.metrics.lake_files.set(files.len() as i64);
+        app.metrics
+            .lake_bytes
+            .set(files.iter().map(|f| f.bytes).sum::<u64>() as i64);
+        app.metrics
+            .lake_rows
+            .set(files.iter().map(|f| f.rows).sum::<u64>() as i64);
+    }
+    app.metrics.dedup_ids.set(app.ids().len() as i64);
+    let text = app.metrics.render(app.wal.fsync_stats());
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+/// `?shop=&exact=`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StatsParams {
+    /// Only this shop (a shop-bound key always sees its own).
+    pub shop: Option<String>,
+    /// Count distinct users and items exactly (reads every id) instead of from sketches.
+    #[serde(default)]
+    pub exact: bool,
+}
+
+#[utoipa::path(get, path = "/v1/stats", tag = "read", params(StatsParams),
+    responses((status = 200, description = "Rows per table, day, kind and shop; distinct users and items; time range")),
+    security(("api_key" = ["read"])))]
+/// Lake statistics (what `storepulse stats` prints).
+pub async fn stats(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<StatsParams>,
+) -> Result<Json<store::LakeStats>, ApiError> {
+    let who = app.auth(&headers, Scope::Read)?;
+    let shop = who.shop_for(q.shop.as_deref())?;
+    let distinct = if q.exact {
+        store::Distinct::Exact
+    } else {
+        store::Distinct::Estimate
+    };
+    let app2 = app.clone();
+    let s = tokio::task::spawn_blocking(move || {
+        let st = app2.store();
+        store::stats_of(&st, distinct, shop.as_deref())
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(s))
+}
+
+/// `?reason=&shop=&source=&offset=&limit=`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct QuarantineParams {
+    /// Only this reason code.
+    pub reason: Option<String>,
+    /// Only this shop.
+    pub shop: Option<String>,
+    /// Only sources containing this text.
+    pub source: Option<String>,
+    /// Rows to skip.
+    #[serde(default)]
+    pub offset: usize,
+    /// Rows to return (at most 1000; default 100).
+    pub limit: Option<usize>,
+}
+
+/// A page of quarantined rows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuarantinePage {
+    /// Matching rows in all.
+    pub total: usize,
+    /// Offset of the first row returned.
+    pub offset: usize,
+    /// The rows.
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<QuarantineRecord>,
+}
+
+fn selector(
+    reason: Option<&str>,
+    shop: Option<String>,
+    source: Option<String>,
+) -> Result<impl Fn(&QuarantineRecord) -> bool + Send + 'static, ApiError> {
+    let reason = match reason {
+        Some(r) => Some(Reason::from_code(r).ok_or_else(|| {
+            let all: Vec<_> = Reason::ALL.iter().map(|r| r.code()).collect();
+            ApiError::bad_request(format!(
+                "unknown reason `{r}`; expected one of {}",
+                all.join(", ")
+            ))
+        })?),
+        None => None,
+    };
+    Ok(move |r: &QuarantineRecord| {
+        reason.is_none_or(|x| r.reason == x)
+            && shop.as_ref().is_none_or(|s| &r.shop == s)
+            && source
+                .as_ref()
+                .is_none_or(|s| r.source.contains(s.as_str()))
+    })
+}
+
+#[utoipa::path(get, path = "/v1/quarantine", tag = "read", params(QuarantineParams),
+    responses((status = 200, body = QuarantinePage)), security(("api_key" = ["read"])))]
+/// Quarantined rows, paged and filtered.
+pub async fn quarantine(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<QuarantineParams>,
+) -> Result<Json<QuarantinePage>, ApiError> {
+    let who = app.auth(&headers, Scope::Read)?;
+    let shop = who.shop_for(q.shop.as_deref())?;
+    let sel = selector(q.reason.as_deref(), shop, q.source.clone())?;
+    let limit = q.limit.unwrap_or(100).min(1000);
+    let app2 = app.clone();
+    let all = tokio::task::spawn_blocking(move || app2.store().quarantine_rows())
+        .await
+        .map_err(ApiError::internal)??;
+    let matching: Vec<QuarantineRecord> = all.into_iter().filter(|r| sel(r)).collect();
+    let total = matching.len();
+    let rows = matching.into_iter().skip(q.offset).take(limit).collect();
+    Ok(Json(QuarantinePage {
+        total,
+        offset: q.offset,
+        rows,
+    }))
+}
+
+/// `POST /v1/quarantine/replay` body (all optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ReplayRequest {
+    /// Only this reason code.
+    pub reason: Option<String>,
+    /// Only this shop.
+    pub shop: Option<String>,
+    /// Only sources containing this text.
+    pub source: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/quarantine/replay", tag = "read", request_body = ReplayRequest,
+    responses((status = 200, description = "Rows imported and rows still quarantined")),
+    security(("api_key" = ["admin"])))]
+/// Parses quarantined rows again with the current rules; those that pass are stored.
+pub async fn replay(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let who = app.auth(&headers, Scope::Admin)?;
+    let req: ReplayRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ReplayRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid replay request: {e}")))?
+    };
+    let shop = who.shop_for(req.shop.as_deref())?;
+    let sel = selector(req.reason.as_deref(), shop.clone(), req.source.clone())?;
+    let app2 = app.clone();
+    let (stored, still) = tokio::task::spawn_blocking(move || {
+        store::fold::fold_shared(&app2.store, &app2.wal_dir)?;
+        let base = app2.parse_base.clone();
+        app2.store()
+            .replay_quarantine(&sel, &|format| collect::ParseOptions {
+                format,
+                ..base.clone()
+            })
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let details = json!({"imported": stored, "still_quarantined": still, "filter": {"reason": req.reason, "shop": shop, "source": req.source}});
+    app.audit
+        .record(&AuditEntry {
+            at_ms: collect::now_ms(),
+            actor: who.name,
+            action: "replay_quarantine".into(),
+            shop,
+            details: details.clone(),
+        })
+        .map_err(ApiError::internal)?;
+    Ok(Json(details))
+}
+
+#[utoipa::path(get, path = "/v1/audit", tag = "read",
+    responses((status = 200, description = "Audit entries, oldest first")), security(("api_key" = ["admin"])))]
+/// The audit log of admin actions.
+pub async fn audit(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    let who = app.auth(&headers, Scope::Admin)?;
+    let all = app.audit.entries().map_err(ApiError::internal)?;
+    Ok(Json(
+        all.into_iter()
+            .filter(|e| who.shop.is_none() || e.shop == who.shop)
+            .collect(),
+    ))
+}

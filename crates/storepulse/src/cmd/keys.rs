@@ -1,0 +1,78 @@
+//! `storepulse keys create|list`.
+
+use crate::cli::{KeysAction, KeysArgs};
+use crate::config::Config;
+use anyhow::{Context, Result};
+use server::auth::{self, Scope};
+
+pub fn run(cfg: &Config, args: &KeysArgs, json: bool) -> Result<()> {
+    match &args.action {
+        KeysAction::Create { scopes, shop, name } => {
+            let scopes: Vec<Scope> = scopes
+                .iter()
+                .map(|s| s.parse().map_err(anyhow::Error::msg))
+                .collect::<Result<_>>()?;
+            if let Some(s) = shop {
+                model::check_shop(s).map_err(|r| anyhow::anyhow!("--shop: {}", r.rule))?;
+            }
+            let existing = auth::read_stored(&auth::keys_file(&cfg.data_dir))?;
+            let name = name
+                .clone()
+                .unwrap_or_else(|| format!("key-{}", existing.len() + 1));
+            let key = auth::create_key(&cfg.data_dir, &name, scopes.clone(), shop.clone())
+                .context("creating the key")?;
+            let lock = std::sync::Mutex::new(());
+            server::audit::append(
+                &server::audit::audit_path(&cfg.data_dir),
+                &server::audit::AuditEntry {
+                    at_ms: collect::now_ms(),
+                    actor: "cli".into(),
+                    action: "create_key".into(),
+                    shop: shop.clone(),
+                    details: serde_json::json!({"name": name, "scopes": scopes}),
+                },
+                &lock,
+            )?;
+            if json {
+                println!("{}", serde_json::json!({"name": name, "key": key}));
+            } else {
+                println!("{key}");
+                eprintln!(
+                    "created key `{name}` ({}{}); it is shown only this once — store it now",
+                    scopes
+                        .iter()
+                        .map(|s| format!("{s:?}").to_lowercase())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    shop.as_deref()
+                        .map(|s| format!(", shop {s}"))
+                        .unwrap_or_else(|| ", all shops".into())
+                );
+            }
+            Ok(())
+        }
+        KeysAction::List => {
+            let keys = auth::read_stored(&auth::keys_file(&cfg.data_dir))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&keys)?);
+                return Ok(());
+            }
+            if keys.is_empty() && cfg.server.keys.is_empty() {
+                println!("No keys. Create one: storepulse keys create --scope admin");
+            }
+            for k in keys.iter().chain(&cfg.server.keys) {
+                println!(
+                    "{:<20} {:<22} {}",
+                    k.name,
+                    k.scopes
+                        .iter()
+                        .map(|s| format!("{s:?}").to_lowercase())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    k.shop.as_deref().unwrap_or("(all shops)")
+                );
+            }
+            Ok(())
+        }
+    }
+}
