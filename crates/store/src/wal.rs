@@ -15,7 +15,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use model::EventType;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -254,7 +254,7 @@ impl Wal {
         } else {
             0
         };
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
@@ -262,6 +262,9 @@ impl Wal {
             .ctx(|| "opening the WAL".into())?;
         file.set_len(valid)
             .ctx(|| "truncating a torn WAL tail".into())?;
+        // New records go after the valid ones (the handle starts at offset 0).
+        file.seek(SeekFrom::Start(valid))
+            .ctx(|| "positioning the WAL".into())?;
         file.sync_all().ctx(|| "syncing the WAL".into())?;
         crate::fsutil::sync_dir(dir).ctx(|| "syncing wal/".into())?;
         let (tx, rx) = bounded::<Request>(cfg.queue);

@@ -345,6 +345,10 @@ fn wal_appends_survive_a_crash_and_fold_exactly_once() {
         "the folded position survives reopen"
     );
     assert_eq!(lake_events(&store), canonical(&events));
+    // Appends after a reopen go after the records already there (they once overwrote them).
+    let wal = store::Wal::open(&root.join("wal"), store::WalConfig::default()).unwrap();
+    wal.append(&batches[0], true).unwrap();
+    assert_eq!(store.fold_wal(&root.join("wal")).unwrap(), 500);
 }
 
 #[test]
