@@ -331,8 +331,7 @@ pub async fn delete_user(
     let report = tokio::task::spawn_blocking(move || {
         // Fold first so that every event acknowledged before this call is in the lake.
         store::fold::fold_shared(&app2.store, &app2.wal_dir)?;
-        let r = app2.store().erase_user(&shop2, key.as_i64());
-        r
+        app2.store().erase_user(&shop2, key.as_i64())
     })
     .await
     .map_err(ApiError::internal)??;

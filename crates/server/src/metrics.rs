@@ -47,7 +47,7 @@ impl Metrics {
     /// Registers every metric.
     pub fn new() -> Metrics {
         let registry = Registry::new_custom(Some("storepulse".into()), None)
-            .map_or_else(|_| Registry::new(), |r| r);
+            .unwrap_or_else(|_| Registry::new());
         let accepted = must(IntCounter::new("events_accepted_total", "Events stored"));
         let duplicates = must(IntCounter::new(
             "events_duplicate_total",

@@ -473,7 +473,7 @@ fn a_server_killed_at_random_loses_no_acknowledged_event_and_stores_none_twice()
                     _ => {
                         failed.push(ids);
                         if stop2.load(std::sync::atomic::Ordering::Relaxed) {
-                            failed.extend(pending.drain(..));
+                            failed.append(&mut pending);
                             break;
                         }
                     }
