@@ -152,10 +152,14 @@ impl DedupIndex {
     }
 
     /// Appends keys to their day logs and fsyncs them; returns the new length of every log
-    /// touched, to be recorded in the manifest in the same commit as the events.
+    /// touched, to be recorded in the manifest in the same commit as the events. The keys are
+    /// remembered in memory too: at startup, the ids of events recovered from the WAL were
+    /// reserved only by the process that crashed.
     pub fn persist(&mut self, keys: &[(u128, Day)]) -> io::Result<Vec<(String, u64)>> {
         let mut by_day: BTreeMap<Day, Vec<u8>> = BTreeMap::new();
         for (k, d) in keys {
+            self.seen.entry(*k).or_insert(*d);
+            self.oldest = self.oldest.min(*d);
             by_day
                 .entry(*d)
                 .or_default()
@@ -266,5 +270,9 @@ mod tests {
         let mut d = DedupIndex::open(&p, &m, 7, 98).unwrap();
         assert_eq!(d.len(), 1);
         assert!(!d.reserve(b, 98));
+        // Ids persisted without a reservation (recovered from the WAL) are known at once.
+        let c2 = id_key("s", "recovered");
+        d.persist(&[(c2, 98)]).unwrap();
+        assert!(!d.reserve(c2, 98));
     }
 }
