@@ -26,10 +26,32 @@ pub fn day_of_ms(ms: i64) -> Day {
     ms.div_euclid(86_400_000).clamp(0, u32::MAX as i64) as Day
 }
 
+/// The id map, cut into shards by the key's top bits: a growing hash map rehashes everything at
+/// once, and with tens of millions of ids one rehash would stall every ingest request behind
+/// the lock for most of a second; a shard's rehash is 1/64 of that.
+struct Shards {
+    maps: Vec<HashMap<u128, Day>>,
+}
+
+impl Default for Shards {
+    fn default() -> Self {
+        Shards {
+            maps: (0..64).map(|_| HashMap::new()).collect(),
+        }
+    }
+}
+
+impl Shards {
+    #[inline]
+    fn of(&mut self, key: u128) -> &mut HashMap<u128, Day> {
+        &mut self.maps[(key >> 122) as usize]
+    }
+}
+
 /// Seen event ids.
 pub struct DedupIndex {
     dir: PathBuf,
-    seen: HashMap<u128, Day>,
+    seen: Shards,
     pending: Vec<(u128, Day)>,
     horizon_days: u32,
     oldest: Day,
@@ -80,11 +102,11 @@ impl DedupIndex {
             let keep = len.min(on_disk) / 16 * 16;
             let mut buf = vec![0u8; keep as usize];
             f.read_exact(&mut buf)?;
-            idx.seen.reserve(buf.len() / 16);
             for c in buf.chunks_exact(16) {
                 let mut b = [0u8; 16];
                 b.copy_from_slice(c);
-                idx.seen.insert(u128::from_le_bytes(b), day);
+                let k = u128::from_le_bytes(b);
+                idx.seen.of(k).insert(k, day);
             }
             if on_disk != keep {
                 OpenOptions::new().write(true).open(&path)?.set_len(keep)?;
@@ -97,7 +119,7 @@ impl DedupIndex {
     pub fn detached(dir: &Path, horizon_days: u32) -> DedupIndex {
         DedupIndex {
             dir: dir.to_path_buf(),
-            seen: HashMap::new(),
+            seen: Shards::default(),
             pending: Vec::new(),
             horizon_days,
             oldest: Day::MAX,
@@ -106,19 +128,19 @@ impl DedupIndex {
 
     /// Ids remembered.
     pub fn len(&self) -> usize {
-        self.seen.len()
+        self.seen.maps.iter().map(HashMap::len).sum()
     }
 
     /// Whether no id is remembered.
     pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
+        self.seen.maps.iter().all(HashMap::is_empty)
     }
 
     /// Whether the key was already seen; a fresh key is remembered in memory from now on
     /// (the caller persists it once its event is durable, or releases it).
     pub fn reserve(&mut self, key: u128, day: Day) -> bool {
         use std::collections::hash_map::Entry;
-        match self.seen.entry(key) {
+        match self.seen.of(key).entry(key) {
             Entry::Occupied(_) => false,
             Entry::Vacant(v) => {
                 v.insert(day);
@@ -131,7 +153,7 @@ impl DedupIndex {
     /// Forgets reserved keys whose events were not stored after all.
     pub fn release(&mut self, keys: &[u128]) {
         for k in keys {
-            self.seen.remove(k);
+            self.seen.of(*k).remove(k);
         }
     }
 
@@ -158,7 +180,7 @@ impl DedupIndex {
     pub fn persist(&mut self, keys: &[(u128, Day)]) -> io::Result<Vec<(String, u64)>> {
         let mut by_day: BTreeMap<Day, Vec<u8>> = BTreeMap::new();
         for (k, d) in keys {
-            self.seen.entry(*k).or_insert(*d);
+            self.seen.of(*k).entry(*k).or_insert(*d);
             self.oldest = self.oldest.min(*d);
             by_day
                 .entry(*d)
@@ -181,8 +203,13 @@ impl DedupIndex {
     pub fn prune(&mut self, today: Day, committed: &BTreeMap<String, u64>) -> Vec<String> {
         let cutoff = today.saturating_sub(self.horizon_days);
         if self.oldest < cutoff {
-            self.seen.retain(|_, d| *d >= cutoff);
-            self.oldest = self.seen.values().copied().min().unwrap_or(today);
+            for m in &mut self.seen.maps {
+                m.retain(|_, d| *d >= cutoff);
+            }
+            self.oldest = (self.seen.maps.iter())
+                .flat_map(|m| m.values().copied())
+                .min()
+                .unwrap_or(today);
         }
         committed
             .keys()
