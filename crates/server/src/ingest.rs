@@ -20,15 +20,14 @@ use model::{DEFAULT_SHOP, Reason, Reject};
 use serde::Serialize;
 use std::time::Instant;
 use store::dedup::{day_of_ms, id_key};
-use store::{WalExtras, encode_wal, is_queue_full};
+use store::{WalExtras, is_queue_full};
 use utoipa::ToSchema;
 
 /// Largest single event accepted, in bytes.
 pub const MAX_EVENT_BYTES: usize = 1 << 20;
 /// Longest `event_id` accepted.
 pub const MAX_EVENT_ID_CHARS: usize = 256;
-/// Generated event ids start with this; clients may not use it.
-pub const GENERATED_PREFIX: char = '~';
+pub use store::dedup::GENERATED_PREFIX;
 
 /// One rejected row.
 #[derive(Debug, Serialize, ToSchema, PartialEq)]
@@ -107,17 +106,12 @@ pub async fn post_events(
         return Ok(Json(reply));
     }
     let release = |app: &AppState| app.ids().release(&reserved);
-    let payload = match encode_wal(&tables, &extras) {
-        Ok(p) => p,
-        Err(e) => {
-            release(&app);
-            return Err(ApiError::internal(e));
-        }
-    };
+    let accepted: usize = tables.iter().map(|t| t.batch.num_rows()).sum();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let t = Instant::now();
-    if let Err(e) = app.wal.submit(
-        payload,
+    if let Err(e) = app.wal.submit_tables(
+        tables,
+        extras,
         Box::new(move |r| {
             let _ = tx.send(r);
         }),
@@ -142,7 +136,7 @@ pub async fn post_events(
                 .wal_append
                 .with_label_values(&["ok"])
                 .observe(t.elapsed().as_secs_f64());
-            reply.accepted = tables.iter().map(|t| t.batch.num_rows()).sum();
+            reply.accepted = accepted;
             app.metrics.accepted.inc_by(reply.accepted as u64);
             Ok(Json(reply))
         }

@@ -12,8 +12,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+
+/// Event ids the ingest server generates start with this; they are never resent, so they are
+/// neither reserved nor remembered (clients may not use the prefix).
+pub const GENERATED_PREFIX: char = '~';
 
 /// Prefix of the logs' names in [`crate::Manifest::logs`].
 pub const LOG_PREFIX: &str = "ids/";
@@ -26,26 +31,69 @@ pub fn day_of_ms(ms: i64) -> Day {
     ms.div_euclid(86_400_000).clamp(0, u32::MAX as i64) as Day
 }
 
+/// Keys are already uniform 128-bit hashes: hashing them again (SipHash) only costs time.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by u128 keys; kept correct for any other input.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, k: u128) {
+        self.0 = k as u64;
+    }
+}
+
+type IdMap = HashMap<u128, Day, BuildHasherDefault<KeyHasher>>;
+
 /// The id map, cut into shards by the key's top bits: a growing hash map rehashes everything at
 /// once, and with tens of millions of ids one rehash would stall every ingest request behind
 /// the lock for most of a second; a shard's rehash is 1/64 of that.
 struct Shards {
-    maps: Vec<HashMap<u128, Day>>,
+    maps: Vec<IdMap>,
 }
 
 impl Default for Shards {
     fn default() -> Self {
         Shards {
-            maps: (0..64).map(|_| HashMap::new()).collect(),
+            maps: (0..64).map(|_| IdMap::default()).collect(),
         }
     }
 }
 
 impl Shards {
     #[inline]
-    fn of(&mut self, key: u128) -> &mut HashMap<u128, Day> {
+    fn of(&mut self, key: u128) -> &mut IdMap {
         &mut self.maps[(key >> 122) as usize]
     }
+}
+
+/// Appends keys to the day logs in `dir` and fsyncs them, without touching any index (so the
+/// caller need not hold the index's lock through the fsync); returns each touched log's length.
+/// Only one commit at a time may call it for a given `dir` (the store's lock ensures that).
+pub fn append_logs(dir: &Path, keys: &[(u128, Day)]) -> io::Result<Vec<(String, u64)>> {
+    let mut by_day: BTreeMap<Day, Vec<u8>> = BTreeMap::new();
+    for (k, d) in keys {
+        by_day
+            .entry(*d)
+            .or_default()
+            .extend_from_slice(&k.to_le_bytes());
+    }
+    let mut out = Vec::with_capacity(by_day.len());
+    for (day, buf) in by_day {
+        let path = dir.join(format!("{day}.log"));
+        let mut f = OpenOptions::new().create(true).append(true).open(&path)?;
+        f.write_all(&buf)?;
+        f.sync_data()?;
+        out.push((log_name(day), f.metadata()?.len()));
+    }
+    Ok(out)
 }
 
 /// Seen event ids.
@@ -178,24 +226,22 @@ impl DedupIndex {
     /// remembered in memory too: at startup, the ids of events recovered from the WAL were
     /// reserved only by the process that crashed.
     pub fn persist(&mut self, keys: &[(u128, Day)]) -> io::Result<Vec<(String, u64)>> {
-        let mut by_day: BTreeMap<Day, Vec<u8>> = BTreeMap::new();
+        let lens = append_logs(&self.dir, keys)?;
+        self.remember(keys);
+        Ok(lens)
+    }
+
+    /// Remembers keys in memory (see [`append_logs`] for the disk).
+    pub fn remember(&mut self, keys: &[(u128, Day)]) {
         for (k, d) in keys {
             self.seen.of(*k).entry(*k).or_insert(*d);
             self.oldest = self.oldest.min(*d);
-            by_day
-                .entry(*d)
-                .or_default()
-                .extend_from_slice(&k.to_le_bytes());
         }
-        let mut out = Vec::with_capacity(by_day.len());
-        for (day, buf) in by_day {
-            let path = self.dir.join(format!("{day}.log"));
-            let mut f = OpenOptions::new().create(true).append(true).open(&path)?;
-            f.write_all(&buf)?;
-            f.sync_data()?;
-            out.push((log_name(day), f.metadata()?.len()));
-        }
-        Ok(out)
+    }
+
+    /// The directory of the day logs.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Forgets ids accepted before `today - horizon`; returns the names of the logs that are

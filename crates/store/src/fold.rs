@@ -6,7 +6,7 @@
 //! background [`Folder`] holds the store's lock only to read the position and to commit: the
 //! ingest path is never stalled behind a Parquet write.
 
-use crate::dedup::{Day, day_of_ms, id_key};
+use crate::dedup::{Day, GENERATED_PREFIX, day_of_ms, id_key};
 use crate::store::{Commit, Ctx, Prepared, Store, StoreError};
 use crate::wal::{WalExtras, WalPos, decode, read_records, seg_path, segments};
 use arrow_array::cast::AsArray;
@@ -83,7 +83,7 @@ fn batch_ids(shop: &str, b: &RecordBatch) -> Vec<(u128, Day)> {
     };
     let now = day_of_ms(collect::now_ms());
     (0..b.num_rows())
-        .filter(|&i| ids.is_valid(i))
+        .filter(|&i| ids.is_valid(i) && !ids.value(i).starts_with(GENERATED_PREFIX))
         .map(|i| {
             let day = if recv.is_valid(i) {
                 day_of_ms(recv.value(i))
@@ -112,6 +112,8 @@ fn keys_by_shop(keys: Vec<(String, String, String)>) -> Vec<(String, Vec<(&'stat
 impl Store {
     /// Commits folded WAL records: their prepared files, extras and ids, and the new position;
     /// then deletes fully folded segments.
+    /// `ids_in_memory`: whether the ids were reserved in this process's index already (the
+    /// live folder), or must be added to it (recovery of a crashed run's WAL).
     pub fn commit_fold(
         &mut self,
         prepared: Prepared,
@@ -119,6 +121,7 @@ impl Store {
         ids: Vec<(u128, Day)>,
         end: WalPos,
         wal_dir: &Path,
+        ids_in_memory: bool,
     ) -> Result<u64, StoreError> {
         let rows = prepared.rows();
         self.commit_parts(Commit {
@@ -126,6 +129,7 @@ impl Store {
             rejects: extras.rejects,
             keys: keys_by_shop(extras.keys),
             ids,
+            ids_in_memory,
             wal_folded: Some(end),
             ..Commit::default()
         })?;
@@ -146,7 +150,7 @@ impl Store {
         }
         let ids = event_ids(&u.tables);
         let prepared = self.prepare(u.tables)?;
-        self.commit_fold(prepared, u.extras, ids, u.end, wal_dir)
+        self.commit_fold(prepared, u.extras, ids, u.end, wal_dir, false)
     }
 }
 
@@ -170,7 +174,7 @@ pub fn fold_shared(store: &Mutex<Store>, wal_dir: &Path) -> Result<u64, StoreErr
         // A direct `fold_wal` ran meanwhile; its commit covers these records.
         return Ok(0);
     }
-    s.commit_fold(prepared, u.extras, ids, u.end, wal_dir)
+    s.commit_fold(prepared, u.extras, ids, u.end, wal_dir, true)
 }
 
 /// Folding is background work: on a small machine it must yield the CPU to request handling,

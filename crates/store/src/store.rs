@@ -107,6 +107,8 @@ pub struct Commit {
     pub progress: Option<(String, ImportProgress)>,
     /// Event ids (key, accept day) to remember, besides those imports inserted.
     pub ids: Vec<(u128, dedup::Day)>,
+    /// Whether `ids` are in the in-memory index already (reserved by this process).
+    pub ids_in_memory: bool,
     /// The WAL position these files fold up to.
     pub wal_folded: Option<(u64, u64)>,
 }
@@ -370,6 +372,7 @@ impl Store {
             keys,
             progress,
             ids,
+            ids_in_memory,
             wal_folded,
         } = c;
         self.check_writable()?;
@@ -400,13 +403,16 @@ impl Store {
         }
         self.catalog.flush().ctx(|| "writing the catalog".into())?;
         m.logs.extend(self.persist_pending_ids()?);
+        // The fsync happens outside the index's lock: ingest requests reserve ids meanwhile.
+        let ids_dir = self.lock_ids().dir().to_path_buf();
+        m.logs.extend(
+            dedup::append_logs(&ids_dir, &ids).ctx(|| "writing the event id index".into())?,
+        );
         let obsolete = {
             let mut index = self.lock_ids();
-            m.logs.extend(
-                index
-                    .persist(&ids)
-                    .ctx(|| "writing the event id index".into())?,
-            );
+            if !ids_in_memory {
+                index.remember(&ids);
+            }
             index.prune(dedup::day_of_ms(now), &m.logs)
         };
         for n in &obsolete {

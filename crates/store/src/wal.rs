@@ -48,8 +48,30 @@ pub type WalPos = (u64, u64);
 /// Called once with the outcome of an append (from the writer thread; keep it short).
 pub type Done = Box<dyn FnOnce(io::Result<WalPos>) + Send>;
 
+/// What an append carries: an encoded payload, or parsed tables that the writer thread merges
+/// with the other appends of its group into **one** record (so a thousand single-event requests
+/// cost one Arrow encoding and one record, not a thousand).
+enum Body {
+    Encoded(Vec<u8>),
+    Tables(Vec<TableBatch>, WalExtras),
+}
+
+impl Body {
+    fn size(&self) -> usize {
+        match self {
+            Body::Encoded(p) => p.len(),
+            Body::Tables(t, e) => {
+                t.iter()
+                    .map(|t| t.batch.get_array_memory_size())
+                    .sum::<usize>()
+                    + e.rejects.iter().map(|r| r.raw.len() + 128).sum::<usize>()
+            }
+        }
+    }
+}
+
 struct Request {
-    payload: Vec<u8>,
+    body: Body,
     done: Done,
 }
 
@@ -295,7 +317,10 @@ impl Wal {
         let done: Done = Box::new(move |r| {
             let _ = tx.send(r);
         });
-        let req = Request { payload, done };
+        let req = Request {
+            body: Body::Encoded(payload),
+            done,
+        };
         let sent = if wait {
             self.tx.send(req).map_err(|_| ())
         } else {
@@ -315,7 +340,26 @@ impl Wal {
     /// failed). Errors with `WouldBlock` at once when the queue is full (the caller answers 429).
     pub fn submit(&self, payload: Vec<u8>, done: Done) -> Result<(), StoreError> {
         self.tx
-            .try_send(Request { payload, done })
+            .try_send(Request {
+                body: Body::Encoded(payload),
+                done,
+            })
+            .map_err(|_| queue_full())
+    }
+
+    /// Like [`Wal::submit`], but hands over parsed tables: the writer thread encodes them
+    /// together with the rest of its group as one record.
+    pub fn submit_tables(
+        &self,
+        tables: Vec<TableBatch>,
+        extras: WalExtras,
+        done: Done,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .try_send(Request {
+                body: Body::Tables(tables, extras),
+                done,
+            })
             .map_err(|_| queue_full())
     }
 
@@ -333,6 +377,55 @@ impl Wal {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// Turns a group into WAL payloads: each pre-encoded request is its own record; all table
+/// requests are merged into one record. Returns the payloads and, per request, its record.
+fn records_of(group: &mut [Request]) -> Result<(Vec<Vec<u8>>, Vec<usize>), StoreError> {
+    let mut payloads = Vec::new();
+    let mut owner = vec![usize::MAX; group.len()];
+    let mut merged: Vec<(EventType, String, Vec<RecordBatch>)> = Vec::new();
+    let mut extras = WalExtras::default();
+    let mut merged_users = Vec::new();
+    for (i, r) in group.iter_mut().enumerate() {
+        match &mut r.body {
+            Body::Encoded(p) => {
+                owner[i] = payloads.len();
+                payloads.push(std::mem::take(p));
+            }
+            Body::Tables(tables, ex) => {
+                for t in tables.drain(..) {
+                    match merged.iter_mut().find(|m| m.0 == t.table && m.1 == t.shop) {
+                        Some(m) => m.2.push(t.batch),
+                        None => merged.push((t.table, t.shop, vec![t.batch])),
+                    }
+                }
+                extras.rejects.append(&mut ex.rejects);
+                extras.keys.append(&mut ex.keys);
+                merged_users.push(i);
+            }
+        }
+    }
+    if !merged_users.is_empty() {
+        let mut tables = Vec::with_capacity(merged.len());
+        for (table, shop, batches) in merged {
+            let batch = match batches.len() {
+                1 => batches.into_iter().next().unwrap_or_else(|| unreachable!()),
+                _ => arrow_select::concat::concat_batches(
+                    &model::schema::event_schema(table),
+                    &batches,
+                )
+                .map_err(|e| StoreError::Encode(e.to_string()))?,
+            };
+            tables.push(TableBatch { table, shop, batch });
+        }
+        let at = payloads.len();
+        payloads.push(encode(&tables, &extras)?);
+        for i in merged_users {
+            owner[i] = at;
+        }
+    }
+    Ok((payloads, owner))
 }
 
 fn queue_full() -> StoreError {
@@ -358,16 +451,25 @@ fn writer(
 ) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
-        let mut bytes = group[0].payload.len();
+        let mut bytes = group[0].body.size();
         while bytes < cfg.max_group_bytes {
-            match rx.recv_timeout(Duration::from_micros(0)) {
+            match rx.try_recv() {
                 Ok(r) => {
-                    bytes += r.payload.len();
+                    bytes += r.body.size();
                     group.push(r);
                 }
                 Err(_) => break,
             }
         }
+        let (payloads, owner) = match records_of(&mut group) {
+            Ok(x) => x,
+            Err(e) => {
+                for r in group {
+                    (r.done)(Err(io::Error::other(e.to_string())));
+                }
+                continue;
+            }
+        };
         let result = (|| -> io::Result<Vec<WalPos>> {
             if len > cfg.segment_bytes {
                 seg += 1;
@@ -379,14 +481,16 @@ fn writer(
                 crate::fsutil::sync_dir(&dir)?;
                 len = 0;
             }
-            let mut buf = Vec::with_capacity(bytes + group.len() * 8);
-            let mut ends = Vec::with_capacity(group.len());
-            for r in &group {
-                buf.extend_from_slice(&(r.payload.len() as u32).to_le_bytes());
-                buf.extend_from_slice(&crc32fast::hash(&r.payload).to_le_bytes());
-                buf.extend_from_slice(&r.payload);
-                ends.push((seg, len + buf.len() as u64));
+            let total: usize = payloads.iter().map(|p| p.len() + 8).sum();
+            let mut buf = Vec::with_capacity(total);
+            let mut record_ends = Vec::with_capacity(payloads.len());
+            for p in &payloads {
+                buf.extend_from_slice(&(p.len() as u32).to_le_bytes());
+                buf.extend_from_slice(&crc32fast::hash(p).to_le_bytes());
+                buf.extend_from_slice(p);
+                record_ends.push((seg, len + buf.len() as u64));
             }
+            let ends = owner.iter().map(|&i| record_ends[i]).collect();
             file.write_all(&buf)?;
             let t = Instant::now();
             file.sync_data()?;
