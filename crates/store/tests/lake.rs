@@ -461,3 +461,46 @@ fn one_writer_at_a_time_and_readers_alongside_it() {
         .unwrap_err();
     assert!(err.to_string().contains("read-only"), "{err}");
 }
+
+#[test]
+fn wal_table_appends_of_one_group_share_a_record_and_fold_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    let mut events = Vec::new();
+    eventgen::for_each_event(&eventgen::GenConfig::new(2_000).with_days(1), |e| {
+        events.push(e.clone())
+    })
+    .unwrap();
+    let rules = Rules::default();
+    let mut store = open(&root);
+    let wal = store::Wal::open(&root.join("wal"), store::WalConfig::default()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut submitted = 0;
+    for part in events.chunks(7) {
+        let mut b = ChunkBuilder::new("wal", "wal", "default", &rules, 1);
+        for e in part {
+            b.event(1, None, b"", e);
+        }
+        let tables = b.finish().batch.finish().unwrap();
+        let tx = tx.clone();
+        wal.submit_tables(
+            tables,
+            store::WalExtras::default(),
+            Box::new(move |r| tx.send(r.is_ok()).unwrap()),
+        )
+        .unwrap();
+        submitted += 1;
+    }
+    let acks: Vec<bool> = rx.iter().take(submitted).collect();
+    assert!(acks.iter().all(|ok| *ok));
+    assert!(
+        wal.fsync_stats().fsyncs() < submitted as u64,
+        "concurrent appends share fsyncs"
+    );
+    assert_eq!(
+        store.fold_wal(&root.join("wal")).unwrap(),
+        events.len() as u64
+    );
+    assert_eq!(store.fold_wal(&root.join("wal")).unwrap(), 0);
+    assert_eq!(lake_events(&store), canonical(&events));
+}
