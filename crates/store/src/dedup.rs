@@ -52,9 +52,13 @@ impl Hasher for KeyHasher {
 
 type IdMap = HashMap<u128, Day, BuildHasherDefault<KeyHasher>>;
 
-/// The id map, cut into shards by the key's top bits: a growing hash map rehashes everything at
-/// once, and with tens of millions of ids one rehash would stall every ingest request behind
-/// the lock for most of a second; a shard's rehash is 1/64 of that.
+const SHARD_BITS: u32 = 12;
+const SHARDS: usize = 1 << SHARD_BITS;
+
+/// The id map, cut into 4096 shards by the key's top bits: a growing hash map rehashes
+/// everything at once, and with tens of millions of ids one rehash would stall every ingest
+/// request behind the lock for most of a second. Shards fill at slightly different times, so
+/// their (small) rehashes spread out instead of landing on the same few requests.
 struct Shards {
     maps: Vec<IdMap>,
 }
@@ -62,7 +66,7 @@ struct Shards {
 impl Default for Shards {
     fn default() -> Self {
         Shards {
-            maps: (0..64).map(|_| IdMap::default()).collect(),
+            maps: (0..SHARDS).map(|_| IdMap::default()).collect(),
         }
     }
 }
@@ -70,7 +74,7 @@ impl Default for Shards {
 impl Shards {
     #[inline]
     fn of(&mut self, key: u128) -> &mut IdMap {
-        &mut self.maps[(key >> 122) as usize]
+        &mut self.maps[(key >> (128 - SHARD_BITS)) as usize]
     }
 }
 
