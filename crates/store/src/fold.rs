@@ -209,6 +209,8 @@ impl Folder {
                     if let Err(e) = fold_shared(&store, &wal_dir) {
                         tracing::error!(error = %e, "folding the WAL failed; will retry");
                     }
+                    let ids = store.lock().unwrap_or_else(|p| p.into_inner()).ids();
+                    crate::dedup::maintain(&ids, day_of_ms(collect::now_ms()));
                     if quit {
                         return;
                     }

@@ -31,6 +31,8 @@ pub struct StoreConfig {
     pub zstd_level: i32,
     /// How long an accepted `event_id` is remembered for exact dedup, in days.
     pub dedup_horizon_days: u32,
+    /// Recent ids held in the hash map before they are sealed into a sorted run.
+    pub dedup_seal_ids: usize,
 }
 
 impl StoreConfig {
@@ -41,6 +43,7 @@ impl StoreConfig {
             zone: Zone::default(),
             zstd_level: 1,
             dedup_horizon_days: 7,
+            dedup_seal_ids: dedup::SEAL_AT,
         }
     }
 }
@@ -177,6 +180,8 @@ impl Store {
             today,
         )
         .ctx(|| "reading the event id index".into())?;
+        let mut dedup = dedup;
+        dedup.set_seal_at(cfg.dedup_seal_ids);
         let dedup = Arc::new(Mutex::new(dedup));
         let catalog = Catalog::open(&root.join("catalog")).ctx(|| "reading the catalog".into())?;
         let next_seq = Arc::new(AtomicU64::new(manifest.next_seq));
@@ -427,6 +432,10 @@ impl Store {
         }
         self.finish_commit(m)?;
         self.lock_ids().delete_logs(&obsolete);
+        if !ids_in_memory {
+            // Imports and recovery seal here; the live folder does it after releasing the store.
+            dedup::maintain(&self.dedup, dedup::day_of_ms(now));
+        }
         Ok(summary)
     }
 

@@ -70,6 +70,9 @@ pub struct LakeSection {
     /// How long an accepted event_id is remembered, in days: a resend within it is answered as
     /// a duplicate and not stored again. Memory is about 40 bytes per id in that window.
     pub dedup_horizon_days: u32,
+    /// Recent ids kept in a hash map (about 50 bytes each) before they are sealed into a sorted
+    /// run (about 17 bytes each).
+    pub dedup_seal_ids: usize,
 }
 
 impl Default for Config {
@@ -115,6 +118,7 @@ impl Default for LakeSection {
             compact_target_rows: 16 << 20,
             retention_days: 0,
             dedup_horizon_days: 7,
+            dedup_seal_ids: 1 << 20,
         }
     }
 }
@@ -178,6 +182,7 @@ impl Config {
         c.zone = zone;
         c.zstd_level = self.import.zstd_level;
         c.dedup_horizon_days = self.lake.dedup_horizon_days.max(1);
+        c.dedup_seal_ids = self.lake.dedup_seal_ids.max(1);
         Ok(c)
     }
 

@@ -429,8 +429,10 @@ fn a_server_killed_at_random_loses_no_acknowledged_event_and_stores_none_twice()
     let mut unacked: Vec<Vec<String>> = Vec::new();
     let mut seq = 0u64;
     let rounds = 10;
+    // A small seal threshold so that ids move from the hash map into sorted runs many times.
+    let env = [("STOREPULSE_LAKE__DEDUP_SEAL_IDS", "3000")];
     for round in 0..rounds {
-        let mut s = Server::start(&data, port, &[]);
+        let mut s = Server::start(&data, port, &env);
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let url = s.url.clone();
         let key2 = key.clone();
@@ -495,7 +497,7 @@ fn a_server_killed_at_random_loses_no_acknowledged_event_and_stores_none_twice()
         unacked.extend(f);
     }
     // A last clean run resends everything unacknowledged, then stops gracefully.
-    let mut s = Server::start(&data, port, &[]);
+    let mut s = Server::start(&data, port, &env);
     let c = Client::new();
     for ids in unacked.drain(..) {
         let body: Vec<String> = ids.iter().map(|id| behavior(id, 1, 1, "pv")).collect();
