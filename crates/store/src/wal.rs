@@ -247,9 +247,12 @@ type Records = (Vec<(u64, Vec<u8>)>, u64);
 
 /// Reads the valid records of a segment from `offset`.
 pub(crate) fn read_records(path: &Path, offset: u64) -> io::Result<Records> {
+    // Only the part after `offset`: the folder calls this every second on a growing segment.
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(offset))?;
     let mut buf = Vec::new();
-    File::open(path)?.read_to_end(&mut buf)?;
-    let mut at = offset as usize;
+    f.read_to_end(&mut buf)?;
+    let mut at = 0usize;
     let mut out = Vec::new();
     while at + 8 <= buf.len() {
         let len = u32::from_le_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
@@ -258,10 +261,10 @@ pub(crate) fn read_records(path: &Path, offset: u64) -> io::Result<Records> {
         if end > buf.len() || crc32fast::hash(&buf[at + 8..end]) != crc {
             break;
         }
-        out.push((end as u64, buf[at + 8..end].to_vec()));
+        out.push((offset + end as u64, buf[at + 8..end].to_vec()));
         at = end;
     }
-    Ok((out, at as u64))
+    Ok((out, offset + at as u64))
 }
 
 impl Wal {

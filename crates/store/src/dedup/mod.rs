@@ -135,6 +135,8 @@ pub fn append_logs(dir: &Path, keys: &[(u128, Day)]) -> io::Result<Vec<(String, 
 
 /// Ids in the recent map before it is sealed into a sorted run.
 pub const SEAL_AT: usize = 1 << 20;
+/// Runs are not merged beyond this many ids (128 MiB).
+const MAX_MERGED: usize = 8 << 20;
 
 /// Seen event ids.
 pub struct DedupIndex {
@@ -179,7 +181,7 @@ impl DedupIndex {
         fs::create_dir_all(dir)?;
         let mut idx = DedupIndex::detached(dir, horizon_days);
         let cutoff = today.saturating_sub(horizon_days);
-        let mut pairs = Vec::new();
+        let mut packed = Vec::new();
         for (name, &len) in committed {
             let Some(day) = name
                 .strip_prefix(LOG_PREFIX)
@@ -198,18 +200,17 @@ impl DedupIndex {
             let keep = len.min(on_disk) / 16 * 16;
             let mut buf = vec![0u8; keep as usize];
             f.read_exact(&mut buf)?;
-            pairs.extend(buf.chunks_exact(16).map(|c| {
+            packed.extend(buf.chunks_exact(16).map(|c| {
                 let mut b = [0u8; 16];
                 b.copy_from_slice(c);
-                (u128::from_le_bytes(b), day)
+                run::pack(u128::from_le_bytes(b), day)
             }));
             if on_disk != keep {
                 OpenOptions::new().write(true).open(&path)?.set_len(keep)?;
             }
         }
-        if !pairs.is_empty() {
-            idx.runs
-                .push(Arc::new(SortedRun::from_pairs(pairs.into_iter())));
+        if !packed.is_empty() {
+            idx.runs.push(Arc::new(SortedRun::from_packed(packed)));
         }
         Ok(idx)
     }
@@ -381,7 +382,7 @@ pub fn maintain(index: &Mutex<DedupIndex>, today: Day) {
         g.prev.clone()
     };
     if let Some(f) = frozen {
-        let run = Arc::new(SortedRun::from_pairs(f.pairs()));
+        let run = Arc::new(SortedRun::from_pairs(f.pairs(), f.len));
         let mut g = lock();
         g.runs.push(run);
         g.prev = None;
@@ -392,7 +393,10 @@ pub fn maintain(index: &Mutex<DedupIndex>, today: Day) {
             let n = g.runs.len();
             let cutoff = today.saturating_sub(g.horizon_days);
             let old = g.runs.iter().find(|r| r.oldest() < cutoff).cloned();
-            let pair = (n >= 2 && g.runs[n - 1].len() * 2 >= g.runs[n - 2].len())
+            // Merging doubles the memory of the two runs for a moment: big runs stay apart.
+            let pair = (n >= 2
+                && g.runs[n - 1].len() * 2 >= g.runs[n - 2].len()
+                && g.runs[n - 1].len() + g.runs[n - 2].len() <= MAX_MERGED)
                 .then(|| (g.runs[n - 2].clone(), g.runs[n - 1].clone()));
             match (old, pair) {
                 (Some(o), _) => (Err(o), cutoff),

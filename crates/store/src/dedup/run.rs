@@ -13,6 +13,12 @@ const BITS_PER_ID: usize = 10;
 /// Bit positions set per id, all inside one 512-bit block.
 const PROBES: u32 = 6;
 
+/// One entry: the key's identity and its accept day.
+#[inline]
+pub fn pack(key: u128, day: Day) -> u128 {
+    (ident(key) << DAY_BITS) | u128::from(day.min(DAY_MASK as Day))
+}
+
 /// The identity part of a key (what equality means here: 112 bits).
 #[inline]
 pub fn ident(key: u128) -> u128 {
@@ -30,10 +36,14 @@ pub struct SortedRun {
 
 impl SortedRun {
     /// Builds a run from (key, day) pairs (any order; duplicates keep one entry).
-    pub fn from_pairs(pairs: impl Iterator<Item = (u128, Day)>) -> SortedRun {
-        let mut entries: Vec<u128> = pairs
-            .map(|(k, d)| (ident(k) << DAY_BITS) | u128::from(d.min(DAY_MASK as Day)))
-            .collect();
+    pub fn from_pairs(pairs: impl Iterator<Item = (u128, Day)>, len_hint: usize) -> SortedRun {
+        let mut entries: Vec<u128> = Vec::with_capacity(len_hint);
+        entries.extend(pairs.map(|(k, d)| pack(k, d)));
+        SortedRun::from_packed(entries)
+    }
+
+    /// Builds a run from [`pack`]ed entries in any order.
+    pub fn from_packed(mut entries: Vec<u128>) -> SortedRun {
         entries.sort_unstable();
         entries.dedup_by(|a, b| ident_of(*a) == ident_of(*b));
         SortedRun::from_sorted(entries)
@@ -160,8 +170,8 @@ mod tests {
 
     #[test]
     fn runs_find_exactly_their_ids() {
-        let a = SortedRun::from_pairs((0..50_000).map(|i| (key(i), 100 + (i % 3) as Day)));
-        let b = SortedRun::from_pairs((40_000..90_000).map(|i| (key(i), 105)));
+        let a = SortedRun::from_pairs((0..50_000).map(|i| (key(i), 100 + (i % 3) as Day)), 0);
+        let b = SortedRun::from_pairs((40_000..90_000).map(|i| (key(i), 105)), 0);
         assert_eq!(a.len(), 50_000);
         assert_eq!(a.newest(), 102);
         for i in 0..50_000 {
