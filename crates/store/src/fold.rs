@@ -30,13 +30,18 @@ pub struct Unfolded {
     pub end: WalPos,
 }
 
-/// Reads every valid record after `from`.
-pub fn read_unfolded(wal_dir: &Path, from: WalPos) -> Result<Unfolded, StoreError> {
+/// WAL payload bytes folded in one commit at most: bounds the fold's memory whatever the
+/// ingest rate (a backlog is folded in several commits).
+pub const MAX_FOLD_BYTES: u64 = 32 << 20;
+
+/// Reads the valid records after `from`, up to about `max_bytes` of payload.
+pub fn read_unfolded(wal_dir: &Path, from: WalPos, max_bytes: u64) -> Result<Unfolded, StoreError> {
     let (mut seg, mut off) = from;
     let mut out = Unfolded {
         end: from,
         ..Unfolded::default()
     };
+    let mut budget = max_bytes;
     for s in segments(wal_dir)
         .ctx(|| "listing WAL segments".into())?
         .into_iter()
@@ -46,15 +51,19 @@ pub fn read_unfolded(wal_dir: &Path, from: WalPos) -> Result<Unfolded, StoreErro
             seg = s;
             off = 0;
         }
-        let (records, valid) =
-            read_records(&seg_path(wal_dir, s), off).ctx(|| "reading the WAL".into())?;
-        for (_, payload) in records {
-            let (tables, extras) = decode(&payload)?;
+        let (records, valid) = read_records(&seg_path(wal_dir, s), off, budget, true)
+            .ctx(|| "reading the WAL".into())?;
+        for (_, payload) in &records {
+            budget = budget.saturating_sub(payload.len() as u64);
+            let (tables, extras) = decode(payload)?;
             out.tables.extend(tables);
             out.extras.rejects.extend(extras.rejects);
             out.extras.keys.extend(extras.keys);
         }
         out.end = (s, valid);
+        if budget == 0 {
+            break;
+        }
     }
     Ok(out)
 }
@@ -144,37 +153,44 @@ impl Store {
     /// Folds every acknowledged WAL record not yet in the lake (at startup, or in tests).
     /// Returns the rows folded.
     pub fn fold_wal(&mut self, wal_dir: &Path) -> Result<u64, StoreError> {
-        let u = read_unfolded(wal_dir, self.manifest().wal_folded)?;
-        if u.end == self.manifest().wal_folded {
-            return Ok(0);
+        let mut rows = 0;
+        loop {
+            let u = read_unfolded(wal_dir, self.manifest().wal_folded, MAX_FOLD_BYTES)?;
+            if u.end == self.manifest().wal_folded {
+                return Ok(rows);
+            }
+            let ids = event_ids(&u.tables);
+            let prepared = self.prepare(u.tables)?;
+            rows += self.commit_fold(prepared, u.extras, ids, u.end, wal_dir, false)?;
         }
-        let ids = event_ids(&u.tables);
-        let prepared = self.prepare(u.tables)?;
-        self.commit_fold(prepared, u.extras, ids, u.end, wal_dir, false)
     }
 }
 
-/// Folds once with the store locked only around the commit. Returns rows folded.
+/// Folds everything acknowledged so far, in commits of at most [`MAX_FOLD_BYTES`], with the
+/// store locked only around each commit. Returns rows folded.
 pub fn fold_shared(store: &Mutex<Store>, wal_dir: &Path) -> Result<u64, StoreError> {
     let lock = || store.lock().unwrap_or_else(|p| p.into_inner());
     let gate = lock().fold_gate();
     let _folding = gate.lock().unwrap_or_else(|p| p.into_inner());
-    let (from, preparer) = {
-        let s = lock();
-        (s.manifest().wal_folded, s.preparer())
-    };
-    let u = read_unfolded(wal_dir, from)?;
-    if u.end == from {
-        return Ok(0);
+    let mut rows = 0;
+    loop {
+        let (from, preparer) = {
+            let s = lock();
+            (s.manifest().wal_folded, s.preparer())
+        };
+        let u = read_unfolded(wal_dir, from, MAX_FOLD_BYTES)?;
+        if u.end == from {
+            return Ok(rows);
+        }
+        let ids = event_ids(&u.tables);
+        let prepared = preparer.prepare(u.tables)?;
+        let mut s = lock();
+        if s.manifest().wal_folded != from {
+            // A direct `fold_wal` ran meanwhile; its commit covers these records.
+            return Ok(rows);
+        }
+        rows += s.commit_fold(prepared, u.extras, ids, u.end, wal_dir, true)?;
     }
-    let ids = event_ids(&u.tables);
-    let prepared = preparer.prepare(u.tables)?;
-    let mut s = lock();
-    if s.manifest().wal_folded != from {
-        // A direct `fold_wal` ran meanwhile; its commit covers these records.
-        return Ok(0);
-    }
-    s.commit_fold(prepared, u.extras, ids, u.end, wal_dir, true)
 }
 
 /// Folding is background work: on a small machine it must yield the CPU to request handling,

@@ -245,26 +245,48 @@ pub(crate) fn segments(dir: &Path) -> io::Result<Vec<u64>> {
 /// Valid records of a segment (end offset of each, payload) and the end of the valid prefix.
 type Records = (Vec<(u64, Vec<u8>)>, u64);
 
-/// Reads the valid records of a segment from `offset`.
-pub(crate) fn read_records(path: &Path, offset: u64) -> io::Result<Records> {
-    // Only the part after `offset`: the folder calls this every second on a growing segment.
-    let mut f = File::open(path)?;
+/// Reads valid records of a segment from `offset`, stopping at the first torn or corrupt one,
+/// or once `max_bytes` of payload are read (always at least one record); with `keep` false the
+/// payloads are checked but not kept (finding the valid end at open).
+pub(crate) fn read_records(
+    path: &Path,
+    offset: u64,
+    max_bytes: u64,
+    keep: bool,
+) -> io::Result<Records> {
+    let file = File::open(path)?;
+    let size = file.metadata()?.len();
+    let mut f = io::BufReader::with_capacity(1 << 20, file);
     f.seek(SeekFrom::Start(offset))?;
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf)?;
-    let mut at = 0usize;
-    let mut out = Vec::new();
-    while at + 8 <= buf.len() {
-        let len = u32::from_le_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
-        let crc = u32::from_le_bytes([buf[at + 4], buf[at + 5], buf[at + 6], buf[at + 7]]);
-        let end = at + 8 + len;
-        if end > buf.len() || crc32fast::hash(&buf[at + 8..end]) != crc {
+    let (mut at, mut total, mut out) = (offset, 0u64, Vec::new());
+    let mut payload = Vec::new();
+    while total < max_bytes || out.is_empty() {
+        let mut hdr = [0u8; 8];
+        if at + 8 > size || f.read_exact(&mut hdr).is_err() {
             break;
         }
-        out.push((offset + end as u64, buf[at + 8..end].to_vec()));
-        at = end;
+        let len = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as u64;
+        let crc = u32::from_le_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+        // A torn length can be anything: never trust it beyond the file's end.
+        if at + 8 + len > size {
+            break;
+        }
+        payload.resize(len as usize, 0);
+        if f.read_exact(&mut payload).is_err() || crc32fast::hash(&payload) != crc {
+            break;
+        }
+        at += 8 + len;
+        total += len;
+        if keep {
+            out.push((at, std::mem::take(&mut payload)));
+        } else if out.is_empty() {
+            out.push((at, Vec::new()));
+        }
     }
-    Ok((out, offset + at as u64))
+    if !keep {
+        out.clear();
+    }
+    Ok((out, at))
 }
 
 impl Wal {
@@ -275,7 +297,9 @@ impl Wal {
         let seg = segs.last().copied().unwrap_or(0);
         let path = seg_path(dir, seg);
         let valid = if path.exists() {
-            read_records(&path, 0).ctx(|| "reading the WAL".into())?.1
+            read_records(&path, 0, u64::MAX, false)
+                .ctx(|| "reading the WAL".into())?
+                .1
         } else {
             0
         };
