@@ -151,6 +151,10 @@ pub struct ServeOptions {
     pub server: ServerConfig,
     /// Parse options for quarantine replays.
     pub parse_base: collect::ParseOptions,
+    /// Background compaction merges a partition's files smaller than this...
+    pub compact_small_bytes: u64,
+    /// ...into files of up to this many rows.
+    pub compact_target_rows: u64,
 }
 
 /// Opens the store, folds what a previous run left in the WAL, and builds the state.
@@ -182,10 +186,15 @@ pub fn open(opts: ServeOptions) -> Result<(AppState, Folder), store::StoreError>
         }
     })?;
     let audit = crate::audit::Audit::new(&opts.store.data_dir);
-    let folder = Folder::spawn(
+    let folder = Folder::spawn_with(
         store.clone(),
         wal_dir.clone(),
         Duration::from_millis(opts.server.fold_interval_ms.max(10)),
+        Some(store::fold::AutoCompact {
+            every: Duration::from_secs(opts.server.compact_interval_secs.max(1)),
+            small_bytes: opts.compact_small_bytes,
+            target_rows: opts.compact_target_rows,
+        }),
     );
     let app = Arc::new(App {
         cfg: opts.server,

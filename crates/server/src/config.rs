@@ -15,6 +15,8 @@ pub struct ServerConfig {
     pub wal_queue: usize,
     /// How often acknowledged events are folded from the WAL into the Parquet lake, in ms.
     pub fold_interval_ms: u64,
+    /// How often small lake files written by folding are merged (lake.compact_* settings), s.
+    pub compact_interval_secs: u64,
     /// Seconds a client is told to wait (`Retry-After`) when the server is saturated.
     pub retry_after_secs: u64,
     /// Worker threads of the HTTP runtime (0 = one per CPU).
@@ -32,6 +34,7 @@ impl Default for ServerConfig {
             wal_queue: 512,
             fold_interval_ms: 1000,
             retry_after_secs: 1,
+            compact_interval_secs: 300,
             workers: 0,
             keys: Vec::new(),
         }

@@ -166,30 +166,46 @@ impl Store {
     }
 }
 
-/// Folds everything acknowledged so far, in commits of at most [`MAX_FOLD_BYTES`], with the
-/// store locked only around each commit. Returns rows folded.
-pub fn fold_shared(store: &Mutex<Store>, wal_dir: &Path) -> Result<u64, StoreError> {
+/// One fold pass of at most [`MAX_FOLD_BYTES`], with the store locked only around its commit.
+/// Returns the rows folded and whether more was waiting (then call again at once).
+pub fn fold_pass(store: &Mutex<Store>, wal_dir: &Path) -> Result<(u64, bool), StoreError> {
     let lock = || store.lock().unwrap_or_else(|p| p.into_inner());
     let gate = lock().fold_gate();
     let _folding = gate.lock().unwrap_or_else(|p| p.into_inner());
+    let (from, preparer) = {
+        let s = lock();
+        (s.manifest().wal_folded, s.preparer())
+    };
+    let u = read_unfolded(wal_dir, from, MAX_FOLD_BYTES)?;
+    if u.end == from {
+        return Ok((0, false));
+    }
+    let payload: u64 = u
+        .tables
+        .iter()
+        .map(|t| t.batch.get_array_memory_size() as u64)
+        .sum();
+    let more = payload >= MAX_FOLD_BYTES / 2;
+    let ids = event_ids(&u.tables);
+    let prepared = preparer.prepare(u.tables)?;
+    let mut s = lock();
+    if s.manifest().wal_folded != from {
+        // A direct `fold_wal` ran meanwhile; its commit covers these records.
+        return Ok((0, false));
+    }
+    let rows = s.commit_fold(prepared, u.extras, ids, u.end, wal_dir, true)?;
+    Ok((rows, more))
+}
+
+/// Folds everything acknowledged before the call (several passes if there is a backlog).
+pub fn fold_shared(store: &Mutex<Store>, wal_dir: &Path) -> Result<u64, StoreError> {
     let mut rows = 0;
     loop {
-        let (from, preparer) = {
-            let s = lock();
-            (s.manifest().wal_folded, s.preparer())
-        };
-        let u = read_unfolded(wal_dir, from, MAX_FOLD_BYTES)?;
-        if u.end == from {
+        let (n, more) = fold_pass(store, wal_dir)?;
+        rows += n;
+        if !more {
             return Ok(rows);
         }
-        let ids = event_ids(&u.tables);
-        let prepared = preparer.prepare(u.tables)?;
-        let mut s = lock();
-        if s.manifest().wal_folded != from {
-            // A direct `fold_wal` ran meanwhile; its commit covers these records.
-            return Ok(rows);
-        }
-        rows += s.commit_fold(prepared, u.extras, ids, u.end, wal_dir, true)?;
     }
 }
 
@@ -203,7 +219,19 @@ fn lower_priority() {
     }
 }
 
-/// A background thread folding the WAL into the lake every `every`, until stopped.
+/// Background compaction settings of a [`Folder`].
+#[derive(Debug, Clone, Copy)]
+pub struct AutoCompact {
+    /// Check this often.
+    pub every: Duration,
+    /// Merge a partition's files smaller than this many bytes...
+    pub small_bytes: u64,
+    /// ...into files of up to this many rows.
+    pub target_rows: u64,
+}
+
+/// A background thread folding the WAL into the lake every `every` (each fold adds a file per
+/// partition, so it also compacts small files now and then), until stopped.
 pub struct Folder {
     stop: Sender<()>,
     handle: Option<std::thread::JoinHandle<()>>,
@@ -212,21 +240,51 @@ pub struct Folder {
 impl Folder {
     /// Starts folding `wal_dir` into the shared store.
     pub fn spawn(store: Arc<Mutex<Store>>, wal_dir: PathBuf, every: Duration) -> Folder {
+        Folder::spawn_with(store, wal_dir, every, None)
+    }
+
+    /// Starts folding, and compacting small files as configured.
+    pub fn spawn_with(
+        store: Arc<Mutex<Store>>,
+        wal_dir: PathBuf,
+        every: Duration,
+        compact: Option<AutoCompact>,
+    ) -> Folder {
         let (stop, stopped) = bounded::<()>(1);
         let handle = std::thread::Builder::new()
             .name("wal-folder".into())
             .spawn(move || {
                 lower_priority();
+                let mut last_compact = std::time::Instant::now();
                 loop {
                     let quit = !matches!(
                         stopped.recv_timeout(every),
                         Err(crossbeam_channel::RecvTimeoutError::Timeout)
                     );
-                    if let Err(e) = fold_shared(&store, &wal_dir) {
-                        tracing::error!(error = %e, "folding the WAL failed; will retry");
+                    // A backlog is folded in bounded passes, back to back; new records that
+                    // arrive meanwhile wait for the next tick (one file per partition per tick).
+                    loop {
+                        match fold_pass(&store, &wal_dir) {
+                            Ok((_, true)) => continue,
+                            Ok((_, false)) => break,
+                            Err(e) => {
+                                tracing::error!(error = %e, "folding the WAL failed; will retry");
+                                break;
+                            }
+                        }
                     }
                     let ids = store.lock().unwrap_or_else(|p| p.into_inner()).ids();
                     crate::dedup::maintain(&ids, day_of_ms(collect::now_ms()));
+                    if let Some(c) = compact.filter(|c| last_compact.elapsed() >= c.every) {
+                        last_compact = std::time::Instant::now();
+                        let r = store
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .compact(c.small_bytes, c.target_rows);
+                        if let Err(e) = r {
+                            tracing::error!(error = %e, "compacting the lake failed; will retry");
+                        }
+                    }
                     if quit {
                         return;
                     }
