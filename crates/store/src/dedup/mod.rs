@@ -4,9 +4,10 @@
 //! Days older than the horizon are forgotten and their logs deleted.
 //!
 //! In memory, recent ids sit in a sharded hash map; once it holds `seal_at` ids it is frozen and
-//! sealed into a [`SortedRun`] (17 bytes an id instead of 40–70, no rehash), and runs of similar
-//! size are merged, so a lookup checks the map and a handful of runs. The heavy work (sorting,
-//! merging, pruning runs) happens in [`maintain`], outside the index's lock.
+//! sealed into a [`SortedRun`] on disk (in memory only a Bloom filter and a sparse index, about
+//! 1.5 bytes an id instead of the map's 40–70), and runs of similar size are merged, so a lookup
+//! checks the map and a handful of filters. The heavy work (sorting, merging, pruning runs)
+//! happens in [`maintain`], outside the index's lock. Runs are rebuilt from the logs at start.
 //!
 //! Two ways in: an import checks ids and persists the fresh ones in its own commit
 //! ([`DedupIndex::insert`] + [`DedupIndex::take_pending`]); the ingest server reserves ids in
@@ -135,8 +136,8 @@ pub fn append_logs(dir: &Path, keys: &[(u128, Day)]) -> io::Result<Vec<(String, 
 
 /// Ids in the recent map before it is sealed into a sorted run.
 pub const SEAL_AT: usize = 1 << 20;
-/// Runs are not merged beyond this many ids (128 MiB).
-const MAX_MERGED: usize = 8 << 20;
+/// Runs are not merged beyond this many ids.
+const MAX_MERGED: usize = 64 << 20;
 
 /// Seen event ids.
 pub struct DedupIndex {
@@ -181,7 +182,8 @@ impl DedupIndex {
         fs::create_dir_all(dir)?;
         let mut idx = DedupIndex::detached(dir, horizon_days);
         let cutoff = today.saturating_sub(horizon_days);
-        let mut packed = Vec::new();
+        // Runs are derived from the logs: start from a clean slate.
+        let _ = fs::remove_dir_all(idx.runs_dir());
         for (name, &len) in committed {
             let Some(day) = name
                 .strip_prefix(LOG_PREFIX)
@@ -200,17 +202,22 @@ impl DedupIndex {
             let keep = len.min(on_disk) / 16 * 16;
             let mut buf = vec![0u8; keep as usize];
             f.read_exact(&mut buf)?;
-            packed.extend(buf.chunks_exact(16).map(|c| {
-                let mut b = [0u8; 16];
-                b.copy_from_slice(c);
-                run::pack(u128::from_le_bytes(b), day)
-            }));
+            let packed: Vec<u128> = buf
+                .chunks_exact(16)
+                .map(|c| {
+                    let mut b = [0u8; 16];
+                    b.copy_from_slice(c);
+                    run::pack(u128::from_le_bytes(b), day)
+                })
+                .collect();
+            drop(buf);
+            // One run per day log: the start-up memory peak is one day's ids, not all of them.
+            if let Some(r) = SortedRun::from_packed(packed, &idx.runs_dir())? {
+                idx.runs.push(Arc::new(r));
+            }
             if on_disk != keep {
                 OpenOptions::new().write(true).open(&path)?.set_len(keep)?;
             }
-        }
-        if !packed.is_empty() {
-            idx.runs.push(Arc::new(SortedRun::from_packed(packed)));
         }
         Ok(idx)
     }
@@ -331,6 +338,10 @@ impl DedupIndex {
         &self.dir
     }
 
+    fn runs_dir(&self) -> PathBuf {
+        self.dir.join("runs")
+    }
+
     /// Forgets ids accepted before `today - horizon`; returns the names of the logs that are
     /// now obsolete (drop them from the manifest, then [`Self::delete_logs`]).
     pub fn prune(&mut self, today: Day, committed: &BTreeMap<String, u64>) -> Vec<String> {
@@ -371,20 +382,27 @@ impl DedupIndex {
 /// Background upkeep of the index, with its lock held only for O(1) swaps: seals a full recent
 /// map into a sorted run, merges runs of similar size, and drops expired ids from runs.
 pub fn maintain(index: &Mutex<DedupIndex>, today: Day) {
+    if let Err(e) = try_maintain(index, today) {
+        // Nothing is lost: the frozen map and the old runs stay in use until a retry succeeds.
+        tracing::error!(error = %e, "dedup index upkeep failed; will retry");
+    }
+}
+
+fn try_maintain(index: &Mutex<DedupIndex>, today: Day) -> io::Result<()> {
     let lock = || index.lock().unwrap_or_else(|p| p.into_inner());
-    let frozen = {
+    let (frozen, dir) = {
         let mut g = lock();
         if g.prev.is_none() && g.cur.len >= g.seal_at {
             let full = std::mem::take(&mut g.cur);
             g.oldest = Day::MAX;
             g.prev = Some(Arc::new(full));
         }
-        g.prev.clone()
+        (g.prev.clone(), g.runs_dir())
     };
     if let Some(f) = frozen {
-        let run = Arc::new(SortedRun::from_pairs(f.pairs(), f.len));
+        let run = SortedRun::from_pairs(f.pairs(), f.len, &dir)?;
         let mut g = lock();
-        g.runs.push(run);
+        g.runs.extend(run.map(Arc::new));
         g.prev = None;
     }
     loop {
@@ -393,7 +411,7 @@ pub fn maintain(index: &Mutex<DedupIndex>, today: Day) {
             let n = g.runs.len();
             let cutoff = today.saturating_sub(g.horizon_days);
             let old = g.runs.iter().find(|r| r.oldest() < cutoff).cloned();
-            // Merging doubles the memory of the two runs for a moment: big runs stay apart.
+            // Bigger runs are not merged: their merge costs more than a filter probe saves.
             let pair = (n >= 2
                 && g.runs[n - 1].len() * 2 >= g.runs[n - 2].len()
                 && g.runs[n - 1].len() + g.runs[n - 2].len() <= MAX_MERGED)
@@ -401,26 +419,26 @@ pub fn maintain(index: &Mutex<DedupIndex>, today: Day) {
             match (old, pair) {
                 (Some(o), _) => (Err(o), cutoff),
                 (None, Some(p)) => (Ok(p), cutoff),
-                (None, None) => return,
+                (None, None) => return Ok(()),
             }
         };
         match pair {
             Ok((a, b)) => {
-                let merged = Arc::new(SortedRun::merge(&a, &b));
+                let merged = SortedRun::merge(&a, &b, &dir)?.map(Arc::new);
                 let mut g = lock();
                 let ia = g.runs.iter().position(|r| Arc::ptr_eq(r, &a));
                 let ib = g.runs.iter().position(|r| Arc::ptr_eq(r, &b));
-                let (Some(ia), Some(ib)) = (ia, ib) else {
-                    return;
+                let (Some(ia), Some(ib), Some(m)) = (ia, ib, merged) else {
+                    return Ok(());
                 };
-                g.runs[ia] = merged;
+                g.runs[ia] = m;
                 g.runs.remove(ib);
             }
             Err(old) => {
-                let pruned = old.without_before(cutoff).map(Arc::new);
+                let pruned = old.without_before(cutoff, &dir)?.map(Arc::new);
                 let mut g = lock();
                 let Some(i) = g.runs.iter().position(|r| Arc::ptr_eq(r, &old)) else {
-                    return;
+                    return Ok(());
                 };
                 match pruned {
                     Some(p) => g.runs[i] = p,
