@@ -136,6 +136,8 @@ pub fn append_logs(dir: &Path, keys: &[(u128, Day)]) -> io::Result<Vec<(String, 
 
 /// Ids in the recent map before it is sealed into a sorted run.
 pub const SEAL_AT: usize = 1 << 20;
+/// Ids read into one run at a time at start.
+const LOAD_CHUNK: usize = 4 << 20;
 /// Runs are not merged beyond this many ids.
 const MAX_MERGED: usize = 64 << 20;
 
@@ -200,21 +202,29 @@ impl DedupIndex {
             };
             let on_disk = f.metadata()?.len();
             let keep = len.min(on_disk) / 16 * 16;
-            let mut buf = vec![0u8; keep as usize];
-            f.read_exact(&mut buf)?;
-            let packed: Vec<u128> = buf
-                .chunks_exact(16)
-                .map(|c| {
-                    let mut b = [0u8; 16];
-                    b.copy_from_slice(c);
-                    run::pack(u128::from_le_bytes(b), day)
-                })
-                .collect();
-            drop(buf);
-            // One run per day log: the start-up memory peak is one day's ids, not all of them.
-            if let Some(r) = SortedRun::from_packed(packed, &idx.runs_dir())? {
-                idx.runs.push(Arc::new(r));
+            // In chunks, each its own run (merged later by `maintain`): the start-up memory
+            // peak stays at one chunk whatever the number of ids.
+            let mut r = io::BufReader::with_capacity(1 << 20, &mut f);
+            let mut left = keep / 16;
+            while left > 0 {
+                let n = left.min(LOAD_CHUNK as u64) as usize;
+                let mut buf = vec![0u8; n * 16];
+                r.read_exact(&mut buf)?;
+                let packed: Vec<u128> = buf
+                    .chunks_exact(16)
+                    .map(|c| {
+                        let mut b = [0u8; 16];
+                        b.copy_from_slice(c);
+                        run::pack(u128::from_le_bytes(b), day)
+                    })
+                    .collect();
+                drop(buf);
+                if let Some(run) = SortedRun::from_packed(packed, &idx.runs_dir())? {
+                    idx.runs.push(Arc::new(run));
+                }
+                left -= n as u64;
             }
+            drop(r);
             if on_disk != keep {
                 OpenOptions::new().write(true).open(&path)?.set_len(keep)?;
             }

@@ -96,7 +96,7 @@ impl Builder {
     }
 
     fn push(&mut self, e: u128) -> io::Result<()> {
-        if self.len % BLOCK == 0 {
+        if self.len.is_multiple_of(BLOCK) {
             self.firsts.push(ident_of(e));
         }
         let (b, bits) = probe(ident_of(e), self.bloom.len());
