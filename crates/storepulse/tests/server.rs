@@ -529,3 +529,63 @@ fn a_server_killed_at_random_loses_no_acknowledged_event_and_stores_none_twice()
         "every stored event was acknowledged once in the end"
     );
 }
+
+#[test]
+fn a_full_wal_queue_answers_429_and_stores_nothing_of_that_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = create_key(&data, "k", &["ingest"], None);
+    let mut s = Server::start(&data, free_port(), &[("STOREPULSE_SERVER__WAL_QUEUE", "1")]);
+    let url = s.url.clone();
+    let threads: Vec<_> = (0..32)
+        .map(|t| {
+            let (url, key) = (url.clone(), key.clone());
+            std::thread::spawn(move || {
+                let c = Client::new();
+                let (mut acked, mut throttled) = (Vec::new(), 0);
+                for b in 0..15 {
+                    let ids: Vec<String> = (0..200).map(|i| format!("t{t}-b{b}-{i}")).collect();
+                    let body: Vec<String> = ids.iter().map(|id| behavior(id, t, b, "pv")).collect();
+                    let r = c
+                        .post(format!("{url}/v1/events"))
+                        .bearer_auth(&key)
+                        .header("content-type", "application/x-ndjson")
+                        .body(body.join("\n"))
+                        .send()
+                        .unwrap();
+                    match r.status().as_u16() {
+                        200 => acked.extend(ids),
+                        429 => {
+                            assert!(r.headers().get("retry-after").is_some());
+                            let e: Value = r.json().unwrap();
+                            assert_eq!(e["error"]["code"], "overloaded");
+                            throttled += 1;
+                        }
+                        other => panic!("unexpected status {other}"),
+                    }
+                }
+                (acked, throttled)
+            })
+        })
+        .collect();
+    let mut acked = Vec::new();
+    let mut throttled = 0;
+    for t in threads {
+        let (a, n) = t.join().unwrap();
+        acked.extend(a);
+        throttled += n;
+    }
+    assert!(s.stop());
+    eprintln!(
+        "{} events acknowledged, {throttled} requests throttled",
+        acked.len()
+    );
+    assert!(
+        throttled > 0,
+        "a one-slot WAL queue under 32 writers must push back"
+    );
+    let mut stored = lake_event_ids(&data);
+    stored.sort();
+    acked.sort();
+    assert_eq!(stored, acked, "exactly the acknowledged events are stored");
+}
