@@ -66,6 +66,7 @@ pub struct ChunkBuilder<'a> {
     shop: &'a str,
     rules: &'a Rules,
     chunk: ParsedChunk,
+    id_raw: bool,
 }
 
 impl<'a> ChunkBuilder<'a> {
@@ -91,7 +92,15 @@ impl<'a> ChunkBuilder<'a> {
                 items: Vec::new(),
                 ids: Vec::new(),
             },
+            id_raw: true,
         }
+    }
+
+    /// Whether rows with an `event_id` keep their raw text (needed only to quarantine a
+    /// duplicate; the ingest server answers duplicates instead, and skips the copy).
+    pub fn keep_id_raw(mut self, keep: bool) -> Self {
+        self.id_raw = keep;
+        self
     }
 
     /// Records handled so far.
@@ -162,7 +171,11 @@ impl<'a> ChunkBuilder<'a> {
                         event_id: id.clone(),
                         line,
                         offset,
-                        raw: raw.to_vec(),
+                        raw: if self.id_raw {
+                            raw.to_vec()
+                        } else {
+                            Vec::new()
+                        },
                     });
                 }
             }

@@ -532,6 +532,9 @@ impl Fields<'_> {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Id::parse(&s)),
             Some(Value::Number(n)) => match n.as_i64() {
+                // Canonical decimals below 2^62 are their own id (what `Id::parse` of the
+                // number's text gives), without formatting it first.
+                Some(i) if (0..1 << 62).contains(&i) => Ok(Some(Id::Num(i))),
                 Some(i) if i >= 0 => Ok(Id::parse(&i.to_string())),
                 _ => Err(Reject::field(
                     Reason::BadNumber,
@@ -687,6 +690,22 @@ mod tests {
         assert!(check_shop("shop_1-a").is_ok());
         for bad in ["", "../x", "a/b", "-x", "a b"] {
             assert!(check_shop(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn numeric_json_ids_equal_the_ids_of_their_text() {
+        for n in [0i64, 7, (1 << 62) - 1, 1 << 62, i64::MAX] {
+            let v = serde_json::json!({"type": "behavior", "ts": 1_511_658_000, "user_id": n, "item_id": n, "action": "pv"});
+            let e = Event::from_json(v, None).unwrap();
+            let EventBody::Behavior(b) = e.body else {
+                panic!("behaviour expected")
+            };
+            assert_eq!(b.user_id, Id::parse(&n.to_string()).unwrap(), "{n}");
+            assert_eq!(
+                b.item_id.as_i64(),
+                Id::parse(&n.to_string()).unwrap().as_i64()
+            );
         }
     }
 }

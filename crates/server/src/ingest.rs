@@ -163,7 +163,7 @@ fn plan(app: &AppState, who: &Principal, rows: &[body::Row<'_>]) -> Result<Plann
         rules: app.rules.clone(),
     };
     let default_shop = who.shop.as_deref().unwrap_or(DEFAULT_SHOP);
-    let mut b = ChunkBuilder::new("http", "ndjson", default_shop, &app.rules, 1);
+    let mut b = ChunkBuilder::new("http", "ndjson", default_shop, &app.rules, 1).keep_id_raw(false);
     let mut forbidden = Vec::new();
     let mut gen_seq = 0u64;
     let gen_base: u64 = rand::random();
