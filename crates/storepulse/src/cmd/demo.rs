@@ -101,7 +101,7 @@ pub fn run(cfg: &Config, args: &DemoArgs) -> Result<()> {
         false,
     )?;
     println!(
-        "\nNext: storepulse quarantine stats · storepulse gen --events 10M --out events.csv · storepulse import events.csv --format taobao"
+        "\nNext: storepulse quarantine stats · storepulse gen --events 10M --out events.csv · storepulse import events.csv --format taobao\n      storepulse keys create --scope admin · storepulse serve · storepulse bench ingest --key <key> --events 1M"
     );
     Ok(())
 }
