@@ -126,12 +126,11 @@ fn item_row(index: usize, v: &Value, now: i64) -> Result<(i64, ItemRow), RowErro
     let id = id_field(o, "item_id").map_err(|m| row_err(index, "item_id", m))?;
     let category_id = match o.get("category_id") {
         None | Some(Value::Null) => None,
-        Some(c) => Some(
+        Some(_) => Some(
             id_field(o, "category_id")
                 .map_err(|m| row_err(index, "category_id", m))?
                 .as_i64(),
-        )
-        .filter(|_| !c.is_null()),
+        ),
     };
     let title = match o.get("title") {
         None | Some(Value::Null) => None,
