@@ -589,3 +589,64 @@ fn a_full_wal_queue_answers_429_and_stores_nothing_of_that_request() {
     acked.sort();
     assert_eq!(stored, acked, "exactly the acknowledged events are stored");
 }
+
+#[test]
+fn dimension_rows_round_trip_with_per_row_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = create_key(&data, "k", &["ingest", "read"], Some("s1"));
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let body = r#"[
+        {"item_id": "SKU-9", "category_id": 7, "title": "Mug", "price": 9.5, "attributes": {"color": "red"}},
+        {"item_id": 42, "title": "Cup"},
+        {"title": "no id"},
+        {"item_id": 5, "price": -1},
+        {"item_id": 6, "attributes": [1]}
+    ]"#;
+    let r: Value = c
+        .put(format!("{}/v1/items", s.url))
+        .bearer_auth(&key)
+        .body(body)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        (r["upserted"].as_u64(), r["rejected"].as_u64()),
+        (Some(2), Some(3)),
+        "{r}"
+    );
+    let bad: Vec<(u64, &str)> = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["index"].as_u64().unwrap(), e["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(bad, vec![(2, "item_id"), (3, "price"), (4, "attributes")]);
+    let get = |id: &str| -> (u16, Value) {
+        let r = c
+            .get(format!("{}/v1/items/{id}", s.url))
+            .bearer_auth(&key)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+    };
+    let (st, item) = get("SKU-9");
+    assert_eq!(st, 200);
+    assert_eq!(item["shop"], "s1");
+    assert_eq!(item["item_id"], "SKU-9");
+    assert_eq!(item["category_id"], 7);
+    assert_eq!(item["title"], "Mug");
+    assert_eq!(item["price"], 9.5);
+    assert_eq!(item["attributes"], json!({"color": "red"}));
+    assert_eq!(get("42").1["title"], "Cup");
+    assert_eq!(get("5").0, 404, "a rejected row is not stored");
+    // A newer upsert replaces the row.
+    c.put(format!("{}/v1/items", s.url))
+        .bearer_auth(&key)
+        .body(r#"{"item_id": "SKU-9", "title": "Big mug"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(get("SKU-9").1["title"], "Big mug");
+}
