@@ -359,13 +359,36 @@ impl Event {
     /// to `props`; `type` may be omitted when `default_type` is given. Does not apply [`Rules`]:
     /// call [`Event::validate`] for that.
     pub fn from_json(value: Value, default_type: Option<EventType>) -> Result<Event, Reject> {
-        let Value::Object(mut m) = value else {
-            return Err(Reject::row(
-                Reason::Malformed,
-                "an event must be a JSON object",
-            ));
+        let Value::Object(m) = value else {
+            return Err(not_an_object());
         };
-        let ty = match m.remove("type") {
+        Event::from_fields(m, default_type)
+    }
+
+    /// [`Event::from_json`] straight from JSON text, without building a `serde_json::Map`
+    /// first (the ingest hot path); gives exactly the same event or rejection.
+    pub fn from_json_slice(bytes: &[u8], default_type: Option<EventType>) -> Result<Event, Reject> {
+        use serde::de::Deserializer as _;
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let fields = de.deserialize_any(SmallFieldsVisitor).and_then(|f| {
+            de.end()?;
+            Ok(f)
+        });
+        match fields {
+            Ok(Some(f)) => Event::from_fields(f, default_type),
+            Ok(None) => Err(not_an_object()),
+            Err(e) => Err(Reject::row(
+                Reason::Malformed,
+                format!("invalid JSON at column {}: {e}", e.column()),
+            )),
+        }
+    }
+
+    fn from_fields<S: FieldSource>(
+        mut m: S,
+        default_type: Option<EventType>,
+    ) -> Result<Event, Reject> {
+        let ty = match m.remove_field("type") {
             Some(Value::String(t)) => t
                 .parse::<EventType>()
                 .map_err(|e| Reject::field(Reason::UnknownType, "type", &t, e))?,
@@ -433,7 +456,7 @@ impl Event {
                 user_agent: f.opt_str("user_agent")?,
             }),
         };
-        let mut props = match m.remove("props") {
+        let mut props = match m.remove_field("props") {
             None | Some(Value::Null) => None,
             Some(Value::Object(p)) => Some(p),
             Some(other) => {
@@ -445,8 +468,9 @@ impl Event {
                 ));
             }
         };
-        if !m.is_empty() {
-            props.get_or_insert_with(Map::new).extend(m);
+        let rest = m.into_rest();
+        if !rest.is_empty() {
+            props.get_or_insert_with(Map::new).extend(rest);
         }
         Ok(Event {
             event_id,
@@ -498,12 +522,92 @@ fn check_amount(field: &str, v: Option<f64>) -> Result<(), Reject> {
     }
 }
 
-/// Typed access to a JSON object's fields, each removed as it is read.
-struct Fields<'a>(&'a mut Map<String, Value>);
+fn not_an_object() -> Reject {
+    Reject::row(Reason::Malformed, "an event must be a JSON object")
+}
 
-impl Fields<'_> {
+/// The fields of a JSON object, each taken out as it is read; what is left goes to `props`.
+trait FieldSource {
+    fn remove_field(&mut self, k: &str) -> Option<Value>;
+    fn into_rest(self) -> Map<String, Value>;
+}
+
+impl FieldSource for Map<String, Value> {
+    fn remove_field(&mut self, k: &str) -> Option<Value> {
+        self.remove(k)
+    }
+    fn into_rest(self) -> Map<String, Value> {
+        self
+    }
+}
+
+/// An event's handful of fields in a small vector: cheaper than a map to build and search.
+/// A repeated key keeps its last value, as `serde_json::Map` does.
+struct SmallFields(Vec<(String, Value)>);
+
+impl FieldSource for SmallFields {
+    fn remove_field(&mut self, k: &str) -> Option<Value> {
+        let i = self.0.iter().position(|(key, _)| key == k)?;
+        Some(self.0.swap_remove(i).1)
+    }
+    fn into_rest(self) -> Map<String, Value> {
+        self.0.into_iter().collect()
+    }
+}
+
+/// Reads a JSON object into [`SmallFields`]; anything else is `None`.
+struct SmallFieldsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for SmallFieldsVisitor {
+    type Value = Option<SmallFields>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+        let mut v: Vec<(String, Value)> = Vec::with_capacity(a.size_hint().unwrap_or(10));
+        while let Some(k) = a.next_key::<String>()? {
+            let val: Value = a.next_value()?;
+            match v.iter_mut().find(|(key, _)| *key == k) {
+                Some(slot) => slot.1 = val,
+                None => v.push((k, val)),
+            }
+        }
+        Ok(Some(SmallFields(v)))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+        // Read as values so that a malformed array is worded as the `Value` path words it.
+        while a.next_element::<Value>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// Typed access to a JSON object's fields, each removed as it is read.
+struct Fields<'a, S>(&'a mut S);
+
+impl<S: FieldSource> Fields<'_, S> {
     fn take(&mut self, k: &str) -> Option<Value> {
-        match self.0.remove(k) {
+        match self.0.remove_field(k) {
             None | Some(Value::Null) => None,
             Some(v) => Some(v),
         }
@@ -706,6 +810,79 @@ mod tests {
                 b.item_id.as_i64(),
                 Id::parse(&n.to_string()).unwrap().as_i64()
             );
+        }
+    }
+
+    /// The reference path: a `Value` first, then [`Event::from_json`] (errors as the NDJSON
+    /// parser words them).
+    fn via_value(bytes: &[u8]) -> Result<Event, Reject> {
+        let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+            Reject::row(
+                Reason::Malformed,
+                format!("invalid JSON at column {}: {e}", e.column()),
+            )
+        })?;
+        Event::from_json(v, None)
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just("null".to_string()),
+            Just("true".to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            (-1e20f64..1e20).prop_map(|f| format!("{f:?}")),
+            Just("1511658000".to_string()),
+            Just("1511658000123".to_string()),
+            Just("\"2017-11-26T01:00:00Z\"".to_string()),
+            Just("\"pv\"".to_string()),
+            Just("\"buy\"".to_string()),
+            Just("\"behavior\"".to_string()),
+            Just("\"order\"".to_string()),
+            Just("\"SKU-9\"".to_string()),
+            Just("\"  \"".to_string()),
+            Just("\"12\"".to_string()),
+            Just("\"x\\u00e9\\n\"".to_string()),
+            Just("[1,2]".to_string()),
+            Just("{\"a\":{\"b\":[null]}}".to_string()),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_direct_parse_equals_the_value_parse(
+            fields in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![
+                        proptest::strategy::Just("type"), proptest::strategy::Just("ts"),
+                        proptest::strategy::Just("user_id"), proptest::strategy::Just("item_id"),
+                        proptest::strategy::Just("category_id"), proptest::strategy::Just("action"),
+                        proptest::strategy::Just("event_id"), proptest::strategy::Just("shop"),
+                        proptest::strategy::Just("price"), proptest::strategy::Just("qty"),
+                        proptest::strategy::Just("props"), proptest::strategy::Just("order_id"),
+                        proptest::strategy::Just("status"), proptest::strategy::Just("amount"),
+                        proptest::strategy::Just("received_at"), proptest::strategy::Just("extra"),
+                        proptest::strategy::Just("url"), proptest::strategy::Just("session_id"),
+                    ],
+                    json_value(),
+                ),
+                0..12,
+            ),
+            cut in proptest::option::of(0usize..200),
+            wrap in 0u8..10,
+        ) {
+            let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            let mut text = format!("{{{}}}", body.join(","));
+            if wrap == 0 {
+                text = format!("[{text}]");
+            }
+            if let Some(c) = cut {
+                text.truncate(c.min(text.len()));
+            }
+            let a = via_value(text.as_bytes());
+            let b = Event::from_json_slice(text.as_bytes(), None);
+            proptest::prop_assert_eq!(a, b, "{}", text);
         }
     }
 }

@@ -14,13 +14,7 @@ pub fn parse(line: &[u8], opts: &LineOptions) -> Result<Parsed, Reject> {
 /// Parses one JSON event; the import's shop applies when the event names none.
 pub fn parse_event(bytes: &[u8], opts: &LineOptions) -> Result<Event, Reject> {
     check_depth(bytes)?;
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        Reject::row(
-            Reason::Malformed,
-            format!("invalid JSON at column {}: {e}", e.column()),
-        )
-    })?;
-    let mut e = Event::from_json(value, None)?;
+    let mut e = Event::from_json_slice(bytes, None)?;
     if e.shop.is_none() {
         e.shop = opts.shop.clone();
     }
