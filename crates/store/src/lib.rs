@@ -29,6 +29,7 @@ mod fsutil;
 pub mod import;
 pub mod maintenance;
 mod manifest;
+mod merge;
 mod quarantine;
 pub mod reader;
 mod segment;

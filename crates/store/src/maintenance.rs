@@ -3,13 +3,9 @@
 //! manifest commit, then delete what the manifest no longer lists.
 
 use crate::manifest::FileEntry;
-use crate::reader::Scan;
-use crate::segment::{
-    count_kinds, kind_column, split_days, ts_range, write_parquet, writer_properties,
-};
+use crate::segment::{count_kinds, kind_column, ts_range, write_parquet, writer_properties};
 use crate::store::{Store, StoreError};
 use arrow_array::RecordBatch;
-use arrow_select::concat::concat_batches;
 use model::EventType;
 use std::collections::BTreeMap;
 
@@ -66,7 +62,7 @@ impl Store {
                 runs.last_mut().expect("runs is never empty").push(f);
             }
             for run in runs.into_iter().filter(|r| r.len() >= 2) {
-                let entry = self.merge_run(t, &shop, &dt, &run)?;
+                let entry = self.merge_files(t, &shop, &dt, &run)?;
                 report.files_before += run.len();
                 report.files_after += 1;
                 report.rows += entry.rows;
@@ -78,40 +74,6 @@ impl Store {
             }
         }
         Ok(report)
-    }
-
-    fn merge_run(
-        &self,
-        t: EventType,
-        shop: &str,
-        dt: &str,
-        run: &[FileEntry],
-    ) -> Result<FileEntry, StoreError> {
-        let mut batches = Vec::new();
-        for f in run {
-            let mut scan = Scan::table(t);
-            scan.shops = Some(vec![shop.to_string()]);
-            scan.batch_rows = 1 << 20;
-            let one = self.scan_files(scan, vec![f.clone()]);
-            for b in one {
-                batches.push(b?.batch);
-            }
-        }
-        let schema = model::schema::event_schema(t);
-        let all =
-            concat_batches(&schema, &batches).map_err(|e| StoreError::Encode(e.to_string()))?;
-        drop(batches);
-        let mut days =
-            split_days(all, &self.config().zone).map_err(|e| StoreError::Encode(e.to_string()))?;
-        let day = match (days.len(), days.pop()) {
-            (1, Some(d)) => d,
-            _ => {
-                return Err(StoreError::Encode(format!(
-                    "compaction of {t}/{shop}/{dt} found rows of other days"
-                )));
-            }
-        };
-        self.stage_file(t, shop, dt, &day.batch)
     }
 
     /// Writes one day's sorted rows as a staged file and returns its (uncommitted) entry.

@@ -380,6 +380,34 @@ fn compaction_merges_small_files_and_retention_drops_old_days() {
         "one file per partition after compaction"
     );
     assert_eq!(lake_events(&store), canonical(&events));
+    // Each merged file is sorted by time, and its entry's rows, range and kinds are right.
+    for f in store.manifest().files.clone() {
+        let t: model::EventType = f.table.parse().unwrap();
+        let mut scan = store::reader::Scan::table(t);
+        scan.shops = Some(vec![f.shop.clone()]);
+        let mut ts = Vec::new();
+        for b in store.scan(scan) {
+            let b = b.unwrap();
+            if b.dt != f.dt {
+                continue;
+            }
+            let col = b
+                .batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<arrow_array::TimestampMillisecondArray>()
+                .unwrap()
+                .clone();
+            ts.extend(col.values().iter().copied());
+        }
+        assert!(ts.windows(2).all(|w| w[0] <= w[1]), "{} is sorted", f.path);
+        assert_eq!(ts.len() as u64, f.rows);
+        assert_eq!((ts[0], ts[ts.len() - 1]), (f.min_ts, f.max_ts));
+        if f.table != "ad_click" {
+            // Every other table has a kind column (action, status, result, channel, method).
+            assert_eq!(f.kinds.values().sum::<u64>(), f.rows, "{}", f.path);
+        }
+    }
     let days: Vec<String> = store
         .manifest()
         .files

@@ -15,7 +15,7 @@ pub fn run(cfg: &Config, args: &ServeArgs) -> Result<()> {
         parse_base: super::import::parse_options(cfg, collect::Format::Ndjson)?,
         server: server.clone(),
         compact_small_bytes: cfg.lake.compact_small_file_mb << 20,
-        // Compaction holds one output file's rows in memory: keep the server's share modest.
+        // Each merge holds the store lock (folding waits for it): keep them short.
         compact_target_rows: cfg.lake.compact_target_rows.min(2 << 20),
     };
     let mut rt = tokio::runtime::Builder::new_multi_thread();
