@@ -118,7 +118,7 @@ impl Default for LakeSection {
             compact_target_rows: 16 << 20,
             retention_days: 0,
             dedup_horizon_days: 7,
-            dedup_seal_ids: 1 << 20,
+            dedup_seal_ids: 1 << 18,
         }
     }
 }

@@ -135,7 +135,7 @@ pub fn append_logs(dir: &Path, keys: &[(u128, Day)]) -> io::Result<Vec<(String, 
 }
 
 /// Ids in the recent map before it is sealed into a sorted run.
-pub const SEAL_AT: usize = 1 << 20;
+pub const SEAL_AT: usize = 1 << 18;
 /// Ids read into one run at a time at start.
 const LOAD_CHUNK: usize = 4 << 20;
 /// Runs are not merged beyond this many ids.
