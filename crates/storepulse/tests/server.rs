@@ -114,6 +114,42 @@ fn each_row_gets_its_answer_and_duplicates_are_stored_once_across_restarts() {
         .json()
         .unwrap();
     assert_eq!(stats["quarantined"], 6);
+    // Prometheus metrics name what the issue asks for, with the values of this process's traffic.
+    let bad = r#"{"type":"behavior","ts":"soon","user_id":1,"item_id":2,"action":"pv"}"#;
+    assert_eq!(
+        post(&c, &s2.url, &key, "application/json", bad).1["rejected"],
+        1
+    );
+    let m = c
+        .get(format!("{}/metrics", s2.url))
+        .bearer_auth(&key)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        m.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing in:\n{m}"))
+    };
+    assert_eq!(value("storepulse_events_accepted_total"), 1.0);
+    assert_eq!(value("storepulse_events_duplicate_total"), 1.0);
+    assert_eq!(
+        value("storepulse_events_rejected_total{reason=\"bad_timestamp\"}"),
+        1.0
+    );
+    assert!(value("storepulse_wal_fsync_seconds_count") >= 1.0);
+    assert!(value("storepulse_lake_files") >= 1.0 && value("storepulse_lake_bytes") > 0.0);
+    for name in [
+        "storepulse_http_request_duration_seconds_bucket",
+        "storepulse_wal_queue_depth",
+        "storepulse_wal_append_seconds_bucket",
+        "storepulse_dedup_ids",
+    ] {
+        assert!(m.contains(name), "{name} missing");
+    }
 }
 
 #[test]
