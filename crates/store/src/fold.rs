@@ -275,14 +275,20 @@ impl Folder {
                     }
                     let ids = store.lock().unwrap_or_else(|p| p.into_inner()).ids();
                     crate::dedup::maintain(&ids, day_of_ms(collect::now_ms()));
+                    // One merge per tick while there is work, so that folding (and sealing
+                    // the id index) is never held up for more than one merge.
                     if let Some(c) = compact.filter(|c| last_compact.elapsed() >= c.every) {
-                        last_compact = std::time::Instant::now();
                         let r = store
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
-                            .compact(c.small_bytes, c.target_rows);
-                        if let Err(e) = r {
-                            tracing::error!(error = %e, "compacting the lake failed; will retry");
+                            .compact_some(c.small_bytes, c.target_rows, 1);
+                        match r {
+                            Ok(r) if r.files_after > 0 => {}
+                            Ok(_) => last_compact = std::time::Instant::now(),
+                            Err(e) => {
+                                last_compact = std::time::Instant::now();
+                                tracing::error!(error = %e, "compacting the lake failed; will retry");
+                            }
                         }
                     }
                     if quit {

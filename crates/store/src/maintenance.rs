@@ -26,11 +26,22 @@ pub struct CompactReport {
 
 impl Store {
     /// Merges files smaller than `small_bytes` within each (table, shop, day) partition into
-    /// files of up to `target_rows` rows. Memory stays within one output file's rows.
+    /// files of up to `target_rows` rows (a streaming merge: memory stays small).
     pub fn compact(
         &mut self,
         small_bytes: u64,
         target_rows: u64,
+    ) -> Result<CompactReport, StoreError> {
+        self.compact_some(small_bytes, target_rows, usize::MAX)
+    }
+
+    /// [`Store::compact`], but merging at most `max_runs` runs (background compaction does
+    /// one at a time, so that folding is never held up for long).
+    pub fn compact_some(
+        &mut self,
+        small_bytes: u64,
+        target_rows: u64,
+        max_runs: usize,
     ) -> Result<CompactReport, StoreError> {
         let mut groups: BTreeMap<(String, String, String), Vec<FileEntry>> = BTreeMap::new();
         for f in &self.manifest().files {
@@ -62,6 +73,9 @@ impl Store {
                 runs.last_mut().expect("runs is never empty").push(f);
             }
             for run in runs.into_iter().filter(|r| r.len() >= 2) {
+                if report.files_after >= max_runs {
+                    return Ok(report);
+                }
                 let entry = self.merge_files(t, &shop, &dt, &run)?;
                 report.files_before += run.len();
                 report.files_after += 1;
