@@ -8,7 +8,6 @@ use crate::app::AppState;
 use crate::auth::{Principal, Scope};
 use crate::body;
 use crate::error::{ApiError, body_rejection};
-use arrow_array::BooleanArray;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -228,7 +227,7 @@ fn plan(app: &AppState, who: &Principal, rows: &[body::Row<'_>]) -> Result<Plann
     let mut tables = chunk.batch.finish().map_err(ApiError::internal)?;
     let mut reply = IngestReply::default();
     let mut reserved = Vec::with_capacity(chunk.ids.len());
-    let mut drop: Vec<Vec<bool>> = Vec::new();
+    let mut dropped = Vec::new();
     {
         let today = day_of_ms(now);
         let mut index = app.ids();
@@ -240,25 +239,15 @@ fn plan(app: &AppState, who: &Principal, rows: &[body::Row<'_>]) -> Result<Plann
             if index.reserve(k, today) {
                 reserved.push(k);
             } else {
-                if drop.is_empty() {
-                    drop = tables
-                        .iter()
-                        .map(|t| vec![false; t.batch.num_rows()])
-                        .collect();
-                }
-                drop[id.slot][id.row] = true;
+                dropped.push((id.slot, id.row));
                 reply.duplicate_indices.push(id.line as usize - 1);
             }
         }
         app.metrics.dedup_ids.set(index.len() as i64);
     }
-    if !drop.is_empty() {
-        for (t, d) in tables.iter_mut().zip(drop) {
-            let keep = BooleanArray::from(d.into_iter().map(|x| !x).collect::<Vec<_>>());
-            t.batch = arrow_select::filter::filter_record_batch(&t.batch, &keep)
-                .map_err(ApiError::internal)?;
-        }
-        tables.retain(|t| t.batch.num_rows() > 0);
+    if let Err(e) = store::drop_rows(&mut tables, &dropped) {
+        app.ids().release(&reserved);
+        return Err(ApiError::internal(e));
     }
     reply.duplicate_indices.sort_unstable();
     reply.duplicates = reply.duplicate_indices.len();

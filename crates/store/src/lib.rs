@@ -47,9 +47,8 @@ pub use manifest::{FileEntry, ImportProgress, Manifest, QuarantineFile};
 pub use quarantine::replayable;
 pub use stats::{Distinct, LakeStats, TableStats, stats, stats_of};
 pub use store::{
-    Commit, CommitSummary, Prepared, Preparer, Store, StoreConfig, StoreError, manifest_path,
+    Commit, CommitSummary, Prepared, Preparer, Store, StoreConfig, StoreError, drop_rows,
+    manifest_path,
 };
 pub use tz::Zone;
-pub use wal::{
-    Done, FsyncStats, Wal, WalConfig, WalExtras, WalPos, encode as encode_wal, is_queue_full,
-};
+pub use wal::{Done, FsyncStats, Wal, WalConfig, WalExtras, WalPos, is_queue_full};

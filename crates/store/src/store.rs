@@ -306,30 +306,17 @@ impl Store {
         if ids.is_empty() {
             return Ok((tables, rejects));
         }
-        let mut drop: Vec<Vec<bool>> = tables
-            .iter()
-            .map(|t| vec![false; t.batch.num_rows()])
-            .collect();
-        let mut any = false;
+        let mut dropped = Vec::new();
         let today = dedup::day_of_ms(collect::now_ms());
         let mut index = self.lock_ids();
         for id in &ids {
             if !index.insert(&id.shop, &id.event_id, today) {
-                drop[id.slot][id.row] = true;
-                any = true;
+                dropped.push((id.slot, id.row));
                 rejects.push(ChunkBuilder::duplicate_record(source, format, id));
             }
         }
         std::mem::drop(index);
-        if any {
-            for (t, d) in tables.iter_mut().zip(drop) {
-                let keep =
-                    arrow_array::BooleanArray::from(d.into_iter().map(|x| !x).collect::<Vec<_>>());
-                t.batch = arrow_select::filter::filter_record_batch(&t.batch, &keep)
-                    .map_err(|e| StoreError::Encode(e.to_string()))?;
-            }
-            tables.retain(|t| t.batch.num_rows() > 0);
-        }
+        drop_rows(&mut tables, &dropped)?;
         Ok((tables, rejects))
     }
 
@@ -502,6 +489,30 @@ impl Store {
     pub(crate) fn next_seq(&self) -> u64 {
         self.next_seq.fetch_add(1, Ordering::SeqCst)
     }
+}
+
+/// Removes rows, given as (table slot, row) pairs of [`collect::EventBatch`], from the finished
+/// tables; tables left empty are dropped. Slots stay valid only until then.
+pub fn drop_rows(tables: &mut Vec<TableBatch>, rows: &[(usize, usize)]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut keep: Vec<Vec<bool>> = tables
+        .iter()
+        .map(|t| vec![true; t.batch.num_rows()])
+        .collect();
+    for &(slot, row) in rows {
+        keep[slot][row] = false;
+    }
+    for (t, k) in tables.iter_mut().zip(keep) {
+        t.batch = arrow_select::filter::filter_record_batch(
+            &t.batch,
+            &arrow_array::BooleanArray::from(k),
+        )
+        .map_err(|e| StoreError::Encode(e.to_string()))?;
+    }
+    tables.retain(|t| t.batch.num_rows() > 0);
+    Ok(())
 }
 
 /// Path of the manifest.

@@ -338,8 +338,7 @@ impl Wal {
         self.append_payload(payload, wait)
     }
 
-    /// Blocking append of an encoded payload.
-    pub fn append_payload(&self, payload: Vec<u8>, wait: bool) -> Result<WalPos, StoreError> {
+    fn append_payload(&self, payload: Vec<u8>, wait: bool) -> Result<WalPos, StoreError> {
         let (tx, rx) = bounded(1);
         let done: Done = Box::new(move |r| {
             let _ = tx.send(r);
@@ -363,19 +362,9 @@ impl Wal {
         r.ctx(|| "appending to the WAL".into())
     }
 
-    /// Queues an encoded payload without blocking; `done` is called once it is fsynced (or
+    /// Queues parsed tables without blocking; the writer thread encodes them together with the
+    /// rest of its group as one record, and `done` is called once that record is fsynced (or
     /// failed). Errors with `WouldBlock` at once when the queue is full (the caller answers 429).
-    pub fn submit(&self, payload: Vec<u8>, done: Done) -> Result<(), StoreError> {
-        self.tx
-            .try_send(Request {
-                body: Body::Encoded(payload),
-                done,
-            })
-            .map_err(|_| queue_full())
-    }
-
-    /// Like [`Wal::submit`], but hands over parsed tables: the writer thread encodes them
-    /// together with the rest of its group as one record.
     pub fn submit_tables(
         &self,
         tables: Vec<TableBatch>,
