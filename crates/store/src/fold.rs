@@ -28,6 +28,8 @@ pub struct Unfolded {
     pub extras: WalExtras,
     /// Where the read stopped (the new folded position).
     pub end: WalPos,
+    /// Whether it stopped at the byte budget (more may be waiting).
+    pub more: bool,
 }
 
 /// WAL payload bytes folded in one commit at most: bounds the fold's memory whatever the
@@ -62,6 +64,7 @@ pub fn read_unfolded(wal_dir: &Path, from: WalPos, max_bytes: u64) -> Result<Unf
         }
         out.end = (s, valid);
         if budget == 0 {
+            out.more = true;
             break;
         }
     }
@@ -180,12 +183,7 @@ pub fn fold_pass(store: &Mutex<Store>, wal_dir: &Path) -> Result<(u64, bool), St
     if u.end == from {
         return Ok((0, false));
     }
-    let payload: u64 = u
-        .tables
-        .iter()
-        .map(|t| t.batch.get_array_memory_size() as u64)
-        .sum();
-    let more = payload >= MAX_FOLD_BYTES / 2;
+    let more = u.more;
     let ids = event_ids(&u.tables);
     let prepared = preparer.prepare(u.tables)?;
     let mut s = lock();
