@@ -99,11 +99,7 @@ impl Store {
         batch: &RecordBatch,
     ) -> Result<FileEntry, StoreError> {
         let seq = self.next_seq();
-        let staged = format!("lake/_staging/{seq:012}.parquet.tmp");
-        let path = format!(
-            "lake/{}/shop={shop}/dt={dt}/part-{seq:012}.parquet",
-            t.name()
-        );
+        let (staged, path) = crate::segment::file_names(t, shop, dt, seq);
         let bytes = write_parquet(
             &self.root().join(&staged),
             batch,

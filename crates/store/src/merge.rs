@@ -70,11 +70,7 @@ impl Store {
             cursors.push(c);
         }
         let seq = self.next_seq();
-        let staged = format!("lake/_staging/{seq:012}.parquet.tmp");
-        let path = format!(
-            "lake/{}/shop={shop}/dt={dt}/part-{seq:012}.parquet",
-            t.name()
-        );
+        let (staged, path) = crate::segment::file_names(t, shop, dt, seq);
         let io = |err| StoreError::Io {
             context: format!("writing {staged}"),
             err,

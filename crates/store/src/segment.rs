@@ -117,6 +117,17 @@ pub fn count_kinds(batch: &RecordBatch, column: &str) -> BTreeMap<String, u64> {
     out
 }
 
+/// The staged and the final path (relative to the data dir) of lake file `seq`.
+pub fn file_names(t: EventType, shop: &str, dt: &str, seq: u64) -> (String, String) {
+    (
+        format!("lake/_staging/{seq:012}.parquet.tmp"),
+        format!(
+            "lake/{}/shop={shop}/dt={dt}/part-{seq:012}.parquet",
+            t.name()
+        ),
+    )
+}
+
 /// Parquet settings for lake files.
 pub fn writer_properties(zstd_level: i32) -> WriterProperties {
     let level = ZstdLevel::try_new(zstd_level).unwrap_or_default();

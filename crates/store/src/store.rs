@@ -671,11 +671,7 @@ impl Preparer {
                 .map_err(|e| StoreError::Encode(e.to_string()))?;
             for (dt, parts) in days {
                 let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
-                let staged = format!("lake/_staging/{seq:012}.parquet.tmp");
-                let path = format!(
-                    "lake/{}/shop={shop}/dt={dt}/part-{seq:012}.parquet",
-                    table.name()
-                );
+                let (staged, path) = crate::segment::file_names(table, &shop, &dt, seq);
                 let bytes = write_parquet_all(
                     &self.root.join(&staged),
                     &parts,
