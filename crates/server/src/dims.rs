@@ -187,27 +187,9 @@ pub async fn put_items(
     Query(q): Query<ShopParam>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<UpsertReply>, ApiError> {
-    let (_, shop) = shop_of(&app, &headers, Scope::Ingest, &q)?;
-    let rows = rows_of(body)?;
-    let now = collect::now_ms();
-    let (mut ok, mut errors) = (Vec::new(), Vec::new());
-    for (i, v) in rows.iter().enumerate() {
-        match item_row(i, v, now) {
-            Ok(r) => ok.push(r),
-            Err(e) => errors.push(e),
-        }
-    }
-    let upserted = ok.len();
-    if upserted > 0 {
-        let mut st = app.store();
-        st.catalog_mut().put_items(&shop, ok);
-        st.catalog_mut().flush().map_err(ApiError::internal)?;
-    }
-    Ok(Json(UpsertReply {
-        upserted,
-        rejected: errors.len(),
-        errors,
-    }))
+    upsert(&app, &headers, &q, body, item_row, |c, shop, rows| {
+        c.put_items(shop, rows)
+    })
 }
 
 #[utoipa::path(put, path = "/v1/users", tag = "dimensions", params(ShopParam),
@@ -220,26 +202,30 @@ pub async fn put_users(
     Query(q): Query<ShopParam>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<UpsertReply>, ApiError> {
-    let (_, shop) = shop_of(&app, &headers, Scope::Ingest, &q)?;
+    upsert(&app, &headers, &q, body, user_row, |c, shop, rows| {
+        c.put_users(shop, rows)
+    })
+}
+
+/// Parses row `index` of a batch at time `now` into (stored id, row).
+type RowParser<R> = fn(usize, &Value, i64) -> Result<(i64, R), RowError>;
+
+/// A batch upsert: each row parsed on its own (errors answered per row), the good ones
+/// applied to the catalog and made durable together.
+fn upsert<R>(
+    app: &AppState,
+    headers: &HeaderMap,
+    q: &ShopParam,
+    body: Result<Bytes, BytesRejection>,
+    parse: RowParser<R>,
+    apply: impl FnOnce(&mut store::Catalog, &str, Vec<(i64, R)>),
+) -> Result<Json<UpsertReply>, ApiError> {
+    let (_, shop) = shop_of(app, headers, Scope::Ingest, q)?;
     let rows = rows_of(body)?;
     let now = collect::now_ms();
     let (mut ok, mut errors) = (Vec::new(), Vec::new());
     for (i, v) in rows.iter().enumerate() {
-        let r = v
-            .as_object()
-            .ok_or_else(|| row_err(i, "", "each row must be an object".into()))
-            .and_then(|o| {
-                let id = id_field(o, "user_id").map_err(|m| row_err(i, "user_id", m))?;
-                Ok((
-                    id.as_i64(),
-                    UserRow {
-                        key: key_of(&id),
-                        attributes: attributes(i, o)?,
-                        updated_at: now,
-                    },
-                ))
-            });
-        match r {
+        match parse(i, v, now) {
             Ok(r) => ok.push(r),
             Err(e) => errors.push(e),
         }
@@ -247,7 +233,7 @@ pub async fn put_users(
     let upserted = ok.len();
     if upserted > 0 {
         let mut st = app.store();
-        st.catalog_mut().put_users(&shop, ok);
+        apply(st.catalog_mut(), &shop, ok);
         st.catalog_mut().flush().map_err(ApiError::internal)?;
     }
     Ok(Json(UpsertReply {
@@ -255,6 +241,21 @@ pub async fn put_users(
         rejected: errors.len(),
         errors,
     }))
+}
+
+fn user_row(index: usize, v: &Value, now: i64) -> Result<(i64, UserRow), RowError> {
+    let o = v
+        .as_object()
+        .ok_or_else(|| row_err(index, "", "each row must be an object".into()))?;
+    let id = id_field(o, "user_id").map_err(|m| row_err(index, "user_id", m))?;
+    Ok((
+        id.as_i64(),
+        UserRow {
+            key: key_of(&id),
+            attributes: attributes(index, o)?,
+            updated_at: now,
+        },
+    ))
 }
 
 fn parse_attrs(a: &Option<String>) -> Option<Value> {
