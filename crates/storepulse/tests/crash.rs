@@ -2,6 +2,9 @@
 //! kill the lake must hold every acknowledged batch exactly once, and a re-run must resume and
 //! finish with every row exactly once.
 
+mod common;
+
+use common::seeded_rng;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -58,18 +61,7 @@ fn killed_imports_lose_and_duplicate_nothing() {
         })
         .collect();
     std::fs::write(&file, body).unwrap();
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    eprintln!("crash test seed {seed}");
-    let mut rng = seed | 1;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = seeded_rng("crash test");
     let mut acked_total = 0u64;
     let mut rounds_killed = 0;
     for round in 0..8 {

@@ -137,3 +137,19 @@ pub fn behavior(id: &str, user: u64, item: u64, action: &str) -> String {
         r#"{{"type":"behavior","event_id":"{id}","ts":"2026-11-20T10:00:00Z","user_id":{user},"item_id":{item},"category_id":7,"action":"{action}"}}"#
     )
 }
+
+/// A xorshift generator seeded from the clock; the seed is printed so a failing run can be
+/// told apart (timing-driven tests cannot be replayed exactly anyway).
+pub fn seeded_rng(what: &str) -> impl FnMut() -> u64 {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    eprintln!("{what} seed {seed}");
+    let mut rng = seed | 1;
+    move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    }
+}
