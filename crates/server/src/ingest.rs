@@ -243,7 +243,6 @@ fn plan(app: &AppState, who: &Principal, rows: &[body::Row<'_>]) -> Result<Plann
                 reply.duplicate_indices.push(id.line as usize - 1);
             }
         }
-        app.metrics.dedup_ids.set(index.len() as i64);
     }
     if let Err(e) = store::drop_rows(&mut tables, &dropped) {
         app.ids().release(&reserved);
