@@ -30,6 +30,7 @@ pub mod import;
 pub mod maintenance;
 mod manifest;
 mod merge;
+mod ordered;
 mod quarantine;
 pub mod reader;
 mod segment;
@@ -44,7 +45,9 @@ pub use erase::EraseReport;
 pub use events::to_events;
 pub use fold::Folder;
 pub use manifest::{FileEntry, ImportProgress, Manifest, QuarantineFile};
+pub use ordered::OrderedScan;
 pub use quarantine::replayable;
+pub use sketch::{Hll, mix};
 pub use stats::{Distinct, LakeStats, TableStats, stats, stats_of};
 pub use store::{
     Commit, CommitSummary, Prepared, Preparer, Store, StoreConfig, StoreError, drop_rows,

@@ -42,7 +42,7 @@ impl Scan {
         }
     }
 
-    fn wants(&self, f: &FileEntry) -> bool {
+    pub(crate) fn wants(&self, f: &FileEntry) -> bool {
         f.table == self.table.name()
             && self.shops.as_ref().is_none_or(|s| s.contains(&f.shop))
             && self.from_ms.is_none_or(|from| f.max_ts >= from)
@@ -105,6 +105,16 @@ impl Store {
 }
 
 impl ScanIter {
+    /// A scan over exactly these files, in the order given.
+    pub(crate) fn over(root: &std::path::Path, scan: Scan, files: Vec<FileEntry>) -> ScanIter {
+        ScanIter {
+            root: root.to_path_buf(),
+            scan,
+            files: files.into_iter(),
+            current: None,
+        }
+    }
+
     fn open(
         &self,
         f: &FileEntry,

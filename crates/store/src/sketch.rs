@@ -63,7 +63,7 @@ impl FileSketch {
 
 /// A strong 64-bit mix of an id (splitmix64 finaliser): HLL needs uniformly spread hashes.
 #[inline]
-fn mix(v: i64) -> u64 {
+pub fn mix(v: i64) -> u64 {
     let mut z = (v as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

@@ -39,8 +39,10 @@ pub enum Command {
     Compact(CompactArgs),
     /// Import every real sample data set and a generated day, then print the stats.
     Demo(DemoArgs),
-    /// Run the HTTP server: durable ingest, dimensions, stats, quarantine, metrics.
+    /// Run the HTTP server: durable ingest, live jobs, dimensions, stats, quarantine, metrics.
     Serve(ServeArgs),
+    /// Run a live job over history: the lake or a file. `storepulse replay --list` lists jobs.
+    Replay(ReplayArgs),
     /// Create and list API keys.
     Keys(KeysArgs),
     /// Load generators and benchmarks.
@@ -55,6 +57,73 @@ pub struct ServeArgs {
     /// Address to listen on (overrides server.listen), e.g. 0.0.0.0:8720.
     #[arg(long)]
     pub listen: Option<String>,
+}
+
+/// `storepulse replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The job: kpis, hot-items, hot-categories, hot-pages, uv, channel-stats, ad-clicks, sessions.
+    #[arg(required_unless_present = "list")]
+    pub job: Option<String>,
+    /// List the jobs and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// `lake` (the data dir's lake, each shop in event-time order) or a file (`-` = stdin), read
+    /// in file order like a live stream.
+    #[arg(long, default_value = "lake")]
+    pub from: String,
+    /// Format of a --from file: taobao, access-log, ad-click, login, order, receipt,
+    /// online-retail, ndjson, csv, parquet.
+    #[arg(long, short)]
+    pub format: Option<String>,
+    /// Only this shop (lake), or the shop of a file's rows.
+    #[arg(long)]
+    pub shop: Option<String>,
+    /// Lake rows from this time (RFC 3339 or unix seconds/ms).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Lake rows before this time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Write results to this file: .csv (long form) or .json/.ndjson (one emission a line).
+    #[arg(long, short)]
+    pub out: Option<std::path::PathBuf>,
+    /// Also append the results to the lake's results table (lake/results/).
+    #[arg(long)]
+    pub save: bool,
+    /// Print nothing but the summary (figures for benchmarks).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Only emissions of this kind: result, update, late, blacklist, session.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Window length (overrides [jobs.<job>] window).
+    #[arg(long)]
+    pub window: Option<String>,
+    /// Window slide.
+    #[arg(long)]
+    pub slide: Option<String>,
+    /// Tumbling window lengths, comma separated (kpis, uv), e.g. 1min,1h,1d.
+    #[arg(long, value_delimiter = ',')]
+    pub windows: Option<Vec<String>>,
+    /// N of the top-N.
+    #[arg(long)]
+    pub top: Option<usize>,
+    /// Allowed lateness.
+    #[arg(long)]
+    pub lateness: Option<String>,
+    /// Bounded out-of-orderness of the watermark.
+    #[arg(long)]
+    pub out_of_orderness: Option<String>,
+    /// Blacklist threshold (ad-clicks).
+    #[arg(long)]
+    pub threshold: Option<u64>,
+    /// Session gap (sessions).
+    #[arg(long)]
+    pub gap: Option<String>,
+    /// Count distinct users exactly too (uv); `--exact false` keeps only the sketch.
+    #[arg(long)]
+    pub exact: Option<bool>,
 }
 
 /// `storepulse keys`.

@@ -25,6 +25,43 @@ pub struct Config {
     pub lake: LakeSection,
     /// The HTTP server (`storepulse serve`).
     pub server: server::ServerConfig,
+    /// The live engine inside `storepulse serve`.
+    pub live: LiveSection,
+    /// Settings per job (`[jobs.hot-items]`, …): window, slide, top, lateness,
+    /// out_of_orderness, idle_timeout, action, method, exclude, threshold, gap, exact, windows.
+    /// `replay` and `serve` both use them; replay flags override them.
+    pub jobs: std::collections::BTreeMap<String, stream::JobConfig>,
+}
+
+/// Live engine settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiveSection {
+    /// Run jobs on ingested events.
+    pub enabled: bool,
+    /// Jobs to run live.
+    pub jobs: Vec<String>,
+    /// Emissions (and late events) kept in memory per job for the API.
+    pub history: usize,
+    /// Write every emission to the lake's results table (lake/results/).
+    pub persist: bool,
+    /// Seconds between writes of buffered results to the lake.
+    pub flush_secs: u64,
+    /// Milliseconds between checks for idle sources.
+    pub tick_ms: u64,
+}
+
+impl Default for LiveSection {
+    fn default() -> Self {
+        LiveSection {
+            enabled: true,
+            jobs: stream::JOBS.iter().map(|j| j.0.to_string()).collect(),
+            history: 1000,
+            persist: true,
+            flush_secs: 10,
+            tick_ms: 200,
+        }
+    }
 }
 
 /// Validation settings.
@@ -84,6 +121,8 @@ impl Default for Config {
             import: ImportSection::default(),
             lake: LakeSection::default(),
             server: server::ServerConfig::default(),
+            live: LiveSection::default(),
+            jobs: Default::default(),
         }
     }
 }
@@ -184,6 +223,49 @@ impl Config {
         c.dedup_horizon_days = self.lake.dedup_horizon_days.max(1);
         c.dedup_seal_ids = self.lake.dedup_seal_ids.max(1);
         Ok(c)
+    }
+
+    /// The zone of day partitions and calendar windows.
+    pub fn zone(&self) -> Result<store::Zone> {
+        self.timezone
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("timezone: {e}"))
+    }
+
+    /// A job's settings from the config (defaults when absent).
+    pub fn job(&self, name: &str) -> stream::JobConfig {
+        self.jobs.get(name).cloned().unwrap_or_default()
+    }
+
+    /// The live engine's settings (`None` when disabled).
+    pub fn live(&self) -> Result<Option<stream::live::LiveConfig>> {
+        if !self.live.enabled || self.live.jobs.is_empty() {
+            return Ok(None);
+        }
+        for name in self.jobs.keys() {
+            anyhow::ensure!(
+                stream::JOBS.iter().any(|j| j.0 == name),
+                "[jobs.{name}]: no such job; the jobs are {}",
+                stream::JOBS
+                    .iter()
+                    .map(|j| j.0)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        Ok(Some(stream::live::LiveConfig {
+            jobs: self
+                .live
+                .jobs
+                .iter()
+                .map(|n| (n.clone(), self.job(n)))
+                .collect(),
+            zone: self.zone()?,
+            history: self.live.history.max(1),
+            data_dir: self.live.persist.then(|| self.data_dir.clone()),
+            flush_every: std::time::Duration::from_secs(self.live.flush_secs.max(1)),
+            tick_every: std::time::Duration::from_millis(self.live.tick_ms.max(10)),
+        }))
     }
 
     /// A commented sample config with every default.

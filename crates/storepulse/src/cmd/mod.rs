@@ -7,6 +7,7 @@ mod generate;
 mod import;
 mod keys;
 mod quarantine;
+mod replay;
 mod serve;
 mod stats;
 
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Compact(a) => compact::run(&cfg, a, cli.json),
         Command::Demo(a) => demo::run(&cfg, a),
         Command::Serve(a) => serve::run(&cfg, a),
+        Command::Replay(a) => replay::run(&cfg, a, cli.json),
         Command::Keys(a) => keys::run(&cfg, a, cli.json),
         Command::Bench(a) => bench::run(a, cli.json),
         Command::Config => {

@@ -1,0 +1,294 @@
+//! kpis: the shop's vital signs per tumbling window — PV, UV, carts, buys, buyers, orders, paid
+//! orders, GMV, average order value, cart and purchase conversion — from behaviour and orders.
+//!
+//! Behaviour and orders are two sources of one watermark: a window closes when both have moved
+//! past it (or one has gone idle, live).
+
+use super::{Counters, Groups, Input, Job, JobConfig, late, parse_window};
+use crate::StreamError;
+use crate::cols;
+use crate::emit::{Emission, KeyVal, Row};
+use crate::geometry::Geometry;
+use crate::windowed::{Acc, FiredAcc, Windowed};
+use model::EventType;
+use rustc_hash::FxHashSet;
+use store::Zone;
+
+/// The KPI accumulator of a window.
+#[derive(Debug, Default, Clone)]
+pub struct Kpi {
+    pv: u64,
+    cart: u64,
+    fav: u64,
+    buy: u64,
+    users: FxHashSet<i64>,
+    carters: FxHashSet<i64>,
+    buyers: FxHashSet<i64>,
+    orders: u64,
+    paid: u64,
+    gmv: f64,
+}
+
+impl Acc for Kpi {
+    fn merge(&mut self, o: &Kpi) {
+        self.pv += o.pv;
+        self.cart += o.cart;
+        self.fav += o.fav;
+        self.buy += o.buy;
+        self.users.extend(o.users.iter());
+        self.carters.extend(o.carters.iter());
+        self.buyers.extend(o.buyers.iter());
+        self.orders += o.orders;
+        self.paid += o.paid;
+        self.gmv += o.gmv;
+    }
+}
+
+impl Kpi {
+    fn values(&self) -> Vec<(&'static str, f64)> {
+        let uv = self.users.len() as f64;
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        vec![
+            ("pv", self.pv as f64),
+            ("uv", uv),
+            ("carts", self.cart as f64),
+            ("favs", self.fav as f64),
+            ("buys", self.buy as f64),
+            ("buyers", self.buyers.len() as f64),
+            ("orders", self.orders as f64),
+            ("paid_orders", self.paid as f64),
+            ("gmv", (self.gmv * 100.0).round() / 100.0),
+            (
+                "aov",
+                (ratio(self.gmv, self.paid as f64) * 100.0).round() / 100.0,
+            ),
+            ("cart_conversion", ratio(self.carters.len() as f64, uv)),
+            ("purchase_conversion", ratio(self.buyers.len() as f64, uv)),
+        ]
+    }
+}
+
+type State = Vec<Windowed<Kpi>>;
+
+/// The kpis job.
+pub struct Kpis {
+    labels: Vec<String>,
+    geos: Vec<Geometry>,
+    groups: Groups<State>,
+    counters: Counters,
+}
+
+fn render(label: &str, shop: &str, wm: i64, f: FiredAcc<'_, Kpi>) -> Emission {
+    Emission {
+        job: "kpis".into(),
+        kind: f.kind,
+        shop: shop.to_string(),
+        start: f.start,
+        end: f.end,
+        revision: f.revision,
+        watermark: wm,
+        rows: vec![Row {
+            rank: None,
+            keys: vec![("window", KeyVal::Text(label.to_string()))],
+            values: f.acc.values(),
+        }],
+    }
+}
+
+impl Kpis {
+    /// The job from its settings.
+    pub fn new(cfg: &JobConfig, zone: Zone) -> Result<Kpis, StreamError> {
+        let labels = cfg
+            .windows
+            .clone()
+            .or_else(|| cfg.window.clone().map(|w| vec![w]))
+            .unwrap_or_else(|| vec!["1min".into(), "1h".into()]);
+        if labels.is_empty() {
+            return Err(StreamError::Config("kpis: windows is empty".into()));
+        }
+        let geos = labels
+            .iter()
+            .map(|l| parse_window(l, zone))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Kpis {
+            labels,
+            geos,
+            groups: Groups::new(cfg.common("5s", "0")?),
+            counters: Counters::default(),
+        })
+    }
+
+    fn advance_all(
+        labels: &[String],
+        state: &mut State,
+        shop: &str,
+        wm: i64,
+        force: bool,
+        out: &mut Vec<Emission>,
+    ) {
+        for (w, label) in state.iter_mut().zip(labels) {
+            if force || wm >= w.due() {
+                w.advance(wm, &mut |f| out.push(render(label, shop, wm, f)));
+            }
+        }
+    }
+}
+
+/// What a row adds to a window.
+#[derive(Clone, Copy)]
+enum Fact {
+    Action(u8, i64),
+    Order(bool, f64),
+}
+
+impl Job for Kpis {
+    fn name(&self) -> &'static str {
+        "kpis"
+    }
+
+    fn inputs(&self) -> &'static [EventType] {
+        &[EventType::Behavior, EventType::Order]
+    }
+
+    fn columns(&self, t: EventType) -> &'static [&'static str] {
+        match t {
+            EventType::Order => &["ts", "status", "amount"],
+            _ => &["ts", "user_id", "action"],
+        }
+    }
+
+    fn process(
+        &mut self,
+        input: Input<'_>,
+        now: i64,
+        out: &mut Vec<Emission>,
+    ) -> Result<(), StreamError> {
+        let b = input.batch;
+        let ts = cols::ts(b)?;
+        let facts: Vec<Option<Fact>> = match input.table {
+            EventType::Behavior => {
+                let code = cols::map_strs(b, "action", 4u8, |a| match a {
+                    "pv" => 0,
+                    "cart" => 1,
+                    "fav" => 2,
+                    "buy" => 3,
+                    _ => 4,
+                })?;
+                let users = cols::ints(b, "user_id")?;
+                (0..b.num_rows())
+                    .map(|i| users.get(i).map(|u| Fact::Action(code[i], u)))
+                    .collect()
+            }
+            EventType::Order => {
+                // 0 = create, 1 = pay, 2 = anything else (cancel, refund: not counted here)
+                let status = cols::map_strs(b, "status", 2u8, |s| match s {
+                    "create" => 0,
+                    "pay" => 1,
+                    _ => 2,
+                })?;
+                let amount = cols::floats(b, "amount");
+                (0..b.num_rows())
+                    .map(|i| match status[i] {
+                        0 => Some(Fact::Order(false, 0.0)),
+                        1 => Some(Fact::Order(true, amount[i].unwrap_or(0.0))),
+                        _ => None,
+                    })
+                    .collect()
+            }
+            _ => return Ok(()),
+        };
+        let Kpis {
+            labels,
+            geos,
+            groups,
+            counters,
+        } = self;
+        let lateness = groups.common().lateness;
+        let (g, src) = groups.get(input.shop, input.table, now, || {
+            geos.iter()
+                .map(|geo| Windowed::new(*geo, lateness))
+                .collect()
+        });
+        let before = out.len();
+        for (i, fact) in facts.iter().enumerate() {
+            let Some(fact) = *fact else { continue };
+            counters.events += 1;
+            let t = ts[i];
+            let wm0 = g.wm.get();
+            for (w, (geo, label)) in g.state.iter_mut().zip(geos.iter().zip(labels.iter())) {
+                match w.pane_for(t, wm0) {
+                    Ok(k) => match fact {
+                        Fact::Action(code, user) => {
+                            match code {
+                                0 => k.pv += 1,
+                                1 => {
+                                    k.cart += 1;
+                                    k.carters.insert(user);
+                                }
+                                2 => k.fav += 1,
+                                3 => {
+                                    k.buy += 1;
+                                    k.buyers.insert(user);
+                                }
+                                _ => {}
+                            }
+                            k.users.insert(user);
+                        }
+                        Fact::Order(paid, amount) => {
+                            if paid {
+                                k.paid += 1;
+                                k.gmv += amount;
+                            } else {
+                                k.orders += 1;
+                            }
+                        }
+                    },
+                    Err(_) => {
+                        counters.late += 1;
+                        out.push(late(
+                            "kpis",
+                            input.shop,
+                            geo,
+                            t,
+                            wm0,
+                            vec![("window", KeyVal::Text(label.clone()))],
+                        ));
+                    }
+                }
+            }
+            let wm = g.wm.observe(src, t);
+            Kpis::advance_all(labels, &mut g.state, input.shop, wm, false, out);
+        }
+        let wm = g.wm.get();
+        Kpis::advance_all(labels, &mut g.state, input.shop, wm, true, out);
+        counters.emitted += (out.len() - before) as u64;
+        Ok(())
+    }
+
+    fn tick(&mut self, now: i64, out: &mut Vec<Emission>) {
+        let before = out.len();
+        let labels = &self.labels;
+        self.groups.tick(now, |shop, g| {
+            let wm = g.wm.get();
+            Kpis::advance_all(labels, &mut g.state, shop, wm, true, out);
+        });
+        self.counters.emitted += (out.len() - before) as u64;
+    }
+
+    fn finish(&mut self, out: &mut Vec<Emission>) {
+        let before = out.len();
+        let labels = &self.labels;
+        self.groups.finish(|shop, g| {
+            Kpis::advance_all(labels, &mut g.state, shop, i64::MAX, true, out);
+        });
+        self.counters.emitted += (out.len() - before) as u64;
+    }
+
+    fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    fn watermarks(&self) -> Vec<(String, i64)> {
+        self.groups.watermarks()
+    }
+}

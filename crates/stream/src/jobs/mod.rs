@@ -1,0 +1,326 @@
+//! The live jobs: what each computes, its settings and defaults, and the [`Job`] trait through
+//! which the live engine and replays drive them.
+//!
+//! Every job keeps its state per shop (the key group): a watermark and its windows. Shops never
+//! influence each other, and the same split works for workers owning sets of keys.
+
+mod adclicks;
+mod hot;
+mod kpis;
+mod sessions;
+mod uv;
+
+pub use uv::HLL_STD_ERROR;
+
+use crate::StreamError;
+use crate::emit::{Emission, Kind, Row};
+use crate::geometry::Geometry;
+use crate::watermark::Watermark;
+use arrow_array::RecordBatch;
+use model::EventType;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use store::Zone;
+
+/// One input batch: rows of one table of one shop, in arrival order.
+#[derive(Clone, Copy)]
+pub struct Input<'a> {
+    /// The table.
+    pub table: EventType,
+    /// The shop.
+    pub shop: &'a str,
+    /// The rows (lake schema of `table`; jobs read only their columns).
+    pub batch: &'a RecordBatch,
+}
+
+/// Running totals of a job.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// Events the job looked at (after its filters).
+    pub events: u64,
+    /// Events later than the allowed lateness, sent to the late output.
+    pub late: u64,
+    /// Events dropped by a rule (e.g. clicks of a blacklisted user on that ad).
+    pub filtered: u64,
+    /// Emissions produced.
+    pub emitted: u64,
+}
+
+/// A streaming job.
+pub trait Job: Send {
+    /// The job's name (`hot-items`, …).
+    fn name(&self) -> &'static str;
+    /// Tables it reads.
+    fn inputs(&self) -> &'static [EventType];
+    /// Columns it reads of `table` (for lake projections).
+    fn columns(&self, table: EventType) -> &'static [&'static str];
+    /// Processes one batch; `now` is processing time (ms) for idleness.
+    fn process(
+        &mut self,
+        input: Input<'_>,
+        now: i64,
+        out: &mut Vec<Emission>,
+    ) -> Result<(), StreamError>;
+    /// Processing-time housekeeping (idle sources); live only.
+    fn tick(&mut self, now: i64, out: &mut Vec<Emission>);
+    /// End of input: every window fires.
+    fn finish(&mut self, out: &mut Vec<Emission>);
+    /// Totals so far.
+    fn counters(&self) -> Counters;
+    /// Each shop's current watermark (UTC ms).
+    fn watermarks(&self) -> Vec<(String, i64)>;
+}
+
+/// Names of every job, with a one-line description.
+pub const JOBS: &[(&str, &str)] = &[
+    (
+        "kpis",
+        "PV, UV, buyers, orders, paid orders, GMV and conversion per tumbling window (1 min and 1 h)",
+    ),
+    (
+        "hot-items",
+        "top-N items by page views per sliding window (1 h every 5 min, N = 5)",
+    ),
+    (
+        "hot-categories",
+        "top-N categories by page views per sliding window (1 h every 5 min, N = 5)",
+    ),
+    (
+        "hot-pages",
+        "top-N URLs of GET requests, static assets excluded (10 min every 5 s, N = 5)",
+    ),
+    (
+        "uv",
+        "distinct users per window, exact and HyperLogLog (1 h and calendar day)",
+    ),
+    (
+        "channel-stats",
+        "events per (channel, action) per sliding window (1 h every 1 min)",
+    ),
+    (
+        "ad-clicks",
+        "ad clicks per province per sliding window (1 h every 5 s) with a daily click-fraud blacklist",
+    ),
+    (
+        "sessions",
+        "user sessions closed by 30 min of inactivity: events, page views, carts, buys, duration",
+    ),
+];
+
+/// Settings of one job (the `[jobs.<name>]` table of the config); unset fields take the job's
+/// defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobConfig {
+    /// Window length (`1h`, `10min`, `1d` = calendar day in the configured zone).
+    pub window: Option<String>,
+    /// Distance between window ends (sliding windows).
+    pub slide: Option<String>,
+    /// Several tumbling window lengths (kpis, uv).
+    pub windows: Option<Vec<String>>,
+    /// N of a top-N.
+    pub top: Option<usize>,
+    /// Allowed lateness: late events within it update fired windows.
+    pub lateness: Option<String>,
+    /// Bounded out-of-orderness of the watermark.
+    pub out_of_orderness: Option<String>,
+    /// Processing time after which a silent source stops holding the watermark (live).
+    pub idle_timeout: Option<String>,
+    /// The behaviour action counted (hot-items, hot-categories): `pv` by default.
+    pub action: Option<String>,
+    /// HTTP method counted (hot-pages): `GET` by default.
+    pub method: Option<String>,
+    /// Regular expression of URL paths to leave out (hot-pages): static assets by default.
+    pub exclude: Option<String>,
+    /// Clicks per (user, ad) per day at which the user is blacklisted (ad-clicks): 100.
+    pub threshold: Option<u64>,
+    /// Inactivity that closes a session (sessions): `30min`.
+    pub gap: Option<String>,
+    /// Whether uv also counts exactly (memory grows with users); the sketch is always kept.
+    pub exact: Option<bool>,
+}
+
+/// Parses a duration such as `5s`, `10min`, `1h`, `0`.
+pub fn parse_duration(s: &str) -> Result<i64, StreamError> {
+    let t = s.trim();
+    if t == "0" {
+        return Ok(0);
+    }
+    humantime::parse_duration(t)
+        .map(|d: Duration| d.as_millis() as i64)
+        .map_err(|e| {
+            StreamError::Config(format!(
+                "bad duration {s:?} ({e}); write e.g. 500ms, 5s, 10min, 1h, 1d"
+            ))
+        })
+}
+
+/// Parses a window length: a duration, or `1d`/`day` for calendar days in `zone`.
+pub fn parse_window(s: &str, zone: Zone) -> Result<Geometry, StreamError> {
+    if matches!(s.trim(), "1d" | "day" | "1day") {
+        return Ok(Geometry::days(zone));
+    }
+    Geometry::tumbling(parse_duration(s)?).map_err(StreamError::Config)
+}
+
+/// Settings common to every job, resolved against defaults.
+#[derive(Debug, Clone)]
+pub(crate) struct Common {
+    pub ooo: i64,
+    pub lateness: i64,
+    pub idle: i64,
+}
+
+impl JobConfig {
+    fn dur(&self, v: &Option<String>, default: &str) -> Result<i64, StreamError> {
+        parse_duration(v.as_deref().unwrap_or(default))
+    }
+
+    pub(crate) fn common(&self, ooo: &str, lateness: &str) -> Result<Common, StreamError> {
+        Ok(Common {
+            ooo: self.dur(&self.out_of_orderness, ooo)?,
+            lateness: self.dur(&self.lateness, lateness)?,
+            idle: self.dur(&self.idle_timeout, "10s")?,
+        })
+    }
+
+    pub(crate) fn sliding(&self, window: &str, slide: &str) -> Result<Geometry, StreamError> {
+        let w = self.dur(&self.window, window)?;
+        let s = self.dur(&self.slide, slide)?;
+        Geometry::sliding(w, s).map_err(StreamError::Config)
+    }
+}
+
+/// Builds a job by name.
+pub fn build(name: &str, cfg: &JobConfig, zone: Zone) -> Result<Box<dyn Job>, StreamError> {
+    Ok(match name {
+        "kpis" => Box::new(kpis::Kpis::new(cfg, zone)?),
+        "hot-items" => Box::new(hot::Hot::new(hot::What::Items, cfg)?),
+        "hot-categories" => Box::new(hot::Hot::new(hot::What::Categories, cfg)?),
+        "hot-pages" => Box::new(hot::Hot::new(hot::What::Pages, cfg)?),
+        "channel-stats" => Box::new(hot::Hot::new(hot::What::Channels, cfg)?),
+        "uv" => Box::new(uv::Uv::new(cfg, zone)?),
+        "ad-clicks" => Box::new(adclicks::AdClicks::new(cfg, zone)?),
+        "sessions" => Box::new(sessions::SessionJob::new(cfg)?),
+        other => {
+            let names: Vec<&str> = JOBS.iter().map(|j| j.0).collect();
+            return Err(StreamError::Config(format!(
+                "unknown job {other:?}; the jobs are {}",
+                names.join(", ")
+            )));
+        }
+    })
+}
+
+/// Per-shop state: a watermark and the job's windows.
+pub(crate) struct Group<S> {
+    pub wm: Watermark,
+    pub state: S,
+}
+
+/// Every shop's state of a job.
+pub(crate) struct Groups<S> {
+    map: FxHashMap<String, Group<S>>,
+    common: Common,
+}
+
+impl<S> Groups<S> {
+    pub fn new(common: Common) -> Groups<S> {
+        Groups {
+            map: FxHashMap::default(),
+            common,
+        }
+    }
+
+    pub fn common(&self) -> &Common {
+        &self.common
+    }
+
+    /// The group of `shop`, with `source` registered active at `now`.
+    pub fn get(
+        &mut self,
+        shop: &str,
+        source: EventType,
+        now: i64,
+        make: impl FnOnce() -> S,
+    ) -> (&mut Group<S>, usize) {
+        if !self.map.contains_key(shop) {
+            let g = Group {
+                wm: Watermark::new(self.common.ooo, self.common.idle),
+                state: make(),
+            };
+            self.map.insert(shop.to_string(), g);
+        }
+        let g = self
+            .map
+            .get_mut(shop)
+            .unwrap_or_else(|| unreachable!("inserted above"));
+        let src = g.wm.source(source as u32, now);
+        (g, src)
+    }
+
+    /// Each shop's watermark.
+    pub fn watermarks(&self) -> Vec<(String, i64)> {
+        let mut v: Vec<(String, i64)> = self
+            .map
+            .iter()
+            .map(|(s, g)| (s.clone(), g.wm.get()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Every shop's state.
+    pub fn states_mut(&mut self) -> impl Iterator<Item = &mut S> {
+        self.map.values_mut().map(|g| &mut g.state)
+    }
+
+    /// Runs `f` on every group whose watermark moved with processing time.
+    pub fn tick(&mut self, now: i64, mut f: impl FnMut(&str, &mut Group<S>)) {
+        for (shop, g) in self.map.iter_mut() {
+            if g.wm.tick(now) {
+                f(shop, g);
+            }
+        }
+    }
+
+    /// Closes every group's watermark and runs `f` (shops in name order, for stable output).
+    pub fn finish(&mut self, mut f: impl FnMut(&str, &mut Group<S>)) {
+        let mut shops: Vec<&String> = self.map.keys().collect();
+        shops.sort();
+        let shops: Vec<String> = shops.into_iter().cloned().collect();
+        for shop in shops {
+            if let Some(g) = self.map.get_mut(&shop) {
+                g.wm.close();
+                f(&shop, g);
+            }
+        }
+    }
+}
+
+/// A late-output emission for one event.
+pub(crate) fn late(
+    job: &str,
+    shop: &str,
+    geo: &Geometry,
+    ts: i64,
+    wm: i64,
+    keys: Vec<(&'static str, crate::emit::KeyVal)>,
+) -> Emission {
+    let end = geo.last_end(ts);
+    Emission {
+        job: job.to_string(),
+        kind: Kind::Late,
+        shop: shop.to_string(),
+        start: geo.start_of(end),
+        end,
+        revision: 0,
+        watermark: wm,
+        rows: vec![Row {
+            rank: None,
+            keys,
+            values: vec![("ts", ts as f64)],
+        }],
+    }
+}

@@ -1,0 +1,342 @@
+//! The live engine inside `storepulse serve`: one thread runs every configured job on the batches
+//! ingest hands over (after they are durable, in WAL order), ticks idle sources with the wall
+//! clock, keeps each job's recent results in memory, pushes every emission to subscribers, and
+//! writes them to the lake's results table.
+
+use crate::emit::{Emission, Kind};
+use crate::jobs::{Counters, Job, JobConfig, build};
+use crate::results::ResultsWriter;
+use crate::{StreamError, replay};
+use collect::TableBatch;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, unbounded};
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use store::Zone;
+
+/// Settings of the live engine.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// Jobs to run, with their settings.
+    pub jobs: Vec<(String, JobConfig)>,
+    /// Zone of calendar-day windows.
+    pub zone: Zone,
+    /// Emissions kept in memory per job.
+    pub history: usize,
+    /// Data dir whose lake receives the results table (`None`: not persisted).
+    pub data_dir: Option<PathBuf>,
+    /// How often buffered results are written to the lake.
+    pub flush_every: Duration,
+    /// How often idle sources are checked.
+    pub tick_every: Duration,
+}
+
+/// Called with each batch of new emissions (e.g. to push them as server-sent events).
+pub type Subscriber = Arc<dyn Fn(&[Arc<Emission>]) + Send + Sync>;
+
+/// A job's live state as the API shows it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JobStatus {
+    /// The job.
+    pub job: String,
+    /// Totals.
+    pub counters: Counters,
+    /// Watermark per shop, UTC ms.
+    pub watermarks: BTreeMap<String, i64>,
+}
+
+#[derive(Default)]
+struct View {
+    status: JobStatus,
+    history: VecDeque<Arc<Emission>>,
+    late: VecDeque<Arc<Emission>>,
+    /// Latest result per (shop, window length).
+    latest: BTreeMap<(String, i64), Arc<Emission>>,
+}
+
+struct Shared {
+    views: Mutex<BTreeMap<String, View>>,
+    queued: AtomicU64,
+    errors: AtomicU64,
+}
+
+enum Msg {
+    Tables(Vec<TableBatch>, i64),
+    Stop,
+}
+
+/// Handle to the running engine.
+pub struct Live {
+    tx: Sender<Msg>,
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    names: Vec<String>,
+}
+
+/// Filters of [`Live::history`].
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    /// Only this shop (`None`: all the caller may see).
+    pub shop: Option<String>,
+    /// Only this kind.
+    pub kind: Option<Kind>,
+    /// Only windows ending at or after this, UTC ms.
+    pub since_ms: Option<i64>,
+    /// At most this many (newest).
+    pub limit: usize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Live {
+    /// Builds the jobs and starts the engine thread.
+    pub fn start(cfg: LiveConfig, subscriber: Option<Subscriber>) -> Result<Live, StreamError> {
+        let mut jobs: Vec<Box<dyn Job>> = Vec::new();
+        for (name, jc) in &cfg.jobs {
+            jobs.push(
+                build(name, jc, cfg.zone)
+                    .map_err(|e| StreamError::Config(format!("live job {name}: {e}")))?,
+            );
+        }
+        let names: Vec<String> = jobs.iter().map(|j| j.name().to_string()).collect();
+        let shared = Arc::new(Shared {
+            views: Mutex::new(
+                names
+                    .iter()
+                    .map(|n| {
+                        let v = View {
+                            status: JobStatus {
+                                job: n.clone(),
+                                ..Default::default()
+                            },
+                            ..Default::default()
+                        };
+                        (n.clone(), v)
+                    })
+                    .collect(),
+            ),
+            queued: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+        });
+        let (tx, rx) = unbounded();
+        let sh = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("live-engine".into())
+            .spawn(move || run(jobs, cfg, rx, sh, subscriber))
+            .map_err(|err| StreamError::Io {
+                context: "starting the live engine".into(),
+                err,
+            })?;
+        Ok(Live {
+            tx,
+            shared,
+            thread: Mutex::new(Some(thread)),
+            names,
+        })
+    }
+
+    /// Hands durable batches to the jobs (never blocks).
+    pub fn submit(&self, tables: Vec<TableBatch>) {
+        let rows: u64 = tables.iter().map(|t| t.batch.num_rows() as u64).sum();
+        self.shared.queued.fetch_add(rows, Ordering::Relaxed);
+        let _ = self.tx.send(Msg::Tables(tables, collect::now_ms()));
+    }
+
+    /// Events handed over but not yet processed.
+    pub fn queued(&self) -> u64 {
+        self.shared.queued.load(Ordering::Relaxed)
+    }
+
+    /// Jobs that failed on a batch (logged; the batch is skipped by that job only).
+    pub fn errors(&self) -> u64 {
+        self.shared.errors.load(Ordering::Relaxed)
+    }
+
+    /// Names of the running jobs.
+    pub fn jobs(&self) -> &[String] {
+        &self.names
+    }
+
+    /// A job's status.
+    pub fn status(&self, job: &str) -> Option<JobStatus> {
+        lock(&self.shared.views).get(job).map(|v| v.status.clone())
+    }
+
+    /// A job's latest result per shop and window length.
+    pub fn latest(&self, job: &str, shop: Option<&str>) -> Option<Vec<Arc<Emission>>> {
+        let views = lock(&self.shared.views);
+        let v = views.get(job)?;
+        Some(
+            v.latest
+                .iter()
+                .filter(|((s, _), _)| shop.is_none_or(|x| x == s))
+                .map(|(_, e)| e.clone())
+                .collect(),
+        )
+    }
+
+    /// A job's recent emissions, oldest first (late events with `kind = late`).
+    pub fn history(&self, job: &str, q: &HistoryQuery) -> Option<Vec<Arc<Emission>>> {
+        let views = lock(&self.shared.views);
+        let v = views.get(job)?;
+        let src = if q.kind == Some(Kind::Late) {
+            &v.late
+        } else {
+            &v.history
+        };
+        let mut out: Vec<Arc<Emission>> = src
+            .iter()
+            .rev()
+            .filter(|e| q.shop.as_deref().is_none_or(|s| s == e.shop))
+            .filter(|e| q.kind.is_none_or(|k| k == e.kind))
+            .filter(|e| q.since_ms.is_none_or(|t| e.end >= t))
+            .take(q.limit.max(1))
+            .cloned()
+            .collect();
+        out.reverse();
+        Some(out)
+    }
+
+    /// Stops the engine, writing buffered results (open windows are not fired: they are not
+    /// complete).
+    pub fn stop(&self) {
+        let _ = self.tx.send(Msg::Stop);
+        if let Some(t) = lock(&self.thread).take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(
+    mut jobs: Vec<Box<dyn Job>>,
+    cfg: LiveConfig,
+    rx: Receiver<Msg>,
+    shared: Arc<Shared>,
+    subscriber: Option<Subscriber>,
+) {
+    let mut writer = cfg.data_dir.as_deref().map(ResultsWriter::new);
+    let mut last_flush = Instant::now();
+    let mut last_tick = Instant::now();
+    let mut out = Vec::new();
+    loop {
+        let msg = rx.recv_timeout(cfg.tick_every);
+        let now = collect::now_ms();
+        match msg {
+            Ok(Msg::Tables(tables, at)) => {
+                let rows: u64 = tables.iter().map(|t| t.batch.num_rows() as u64).sum();
+                for job in jobs.iter_mut() {
+                    let mut n = 0;
+                    if let Err(e) =
+                        replay::process_tables(job.as_mut(), &tables, at, &mut out, &mut n)
+                    {
+                        shared.errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(job = job.name(), "live job failed on a batch: {e}");
+                    }
+                    publish(
+                        job.as_ref(),
+                        &mut out,
+                        &cfg,
+                        &shared,
+                        &subscriber,
+                        &mut writer,
+                        now,
+                    );
+                }
+                shared.queued.fetch_sub(rows, Ordering::Relaxed);
+            }
+            Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        if last_tick.elapsed() >= cfg.tick_every {
+            last_tick = Instant::now();
+            for job in jobs.iter_mut() {
+                job.tick(now, &mut out);
+                publish(
+                    job.as_ref(),
+                    &mut out,
+                    &cfg,
+                    &shared,
+                    &subscriber,
+                    &mut writer,
+                    now,
+                );
+            }
+        }
+        if let Some(w) = &mut writer
+            && last_flush.elapsed() >= cfg.flush_every
+        {
+            last_flush = Instant::now();
+            if let Err(e) = w.flush() {
+                tracing::error!("writing live results to the lake failed: {e}");
+            }
+        }
+    }
+    if let Some(w) = &mut writer
+        && let Err(e) = w.flush()
+    {
+        tracing::error!("writing live results to the lake failed: {e}");
+    }
+}
+
+fn publish(
+    job: &dyn Job,
+    out: &mut Vec<Emission>,
+    cfg: &LiveConfig,
+    shared: &Shared,
+    subscriber: &Option<Subscriber>,
+    writer: &mut Option<ResultsWriter>,
+    now: i64,
+) {
+    let fresh: Vec<Arc<Emission>> = out.drain(..).map(Arc::new).collect();
+    {
+        let mut views = lock(&shared.views);
+        let Some(v) = views.get_mut(job.name()) else {
+            return;
+        };
+        v.status.counters = job.counters();
+        v.status.watermarks = job.watermarks().into_iter().collect();
+        for e in &fresh {
+            if e.kind == Kind::Late {
+                v.late.push_back(e.clone());
+                if v.late.len() > cfg.history {
+                    v.late.pop_front();
+                }
+                continue;
+            }
+            if matches!(e.kind, Kind::Result | Kind::Update) {
+                let key = (e.shop.clone(), e.end - e.start);
+                let newer = v.latest.get(&key).is_none_or(|old| old.end <= e.end);
+                if newer {
+                    v.latest.insert(key, e.clone());
+                }
+            }
+            v.history.push_back(e.clone());
+            if v.history.len() > cfg.history {
+                v.history.pop_front();
+            }
+        }
+    }
+    if fresh.is_empty() {
+        return;
+    }
+    if let Some(w) = writer {
+        for e in &fresh {
+            w.push(e, now);
+        }
+    }
+    if let Some(s) = subscriber {
+        s(&fresh);
+    }
+}
