@@ -5,7 +5,7 @@ use crate::auth::{KeyStore, Principal, Scope};
 use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::{dims, ingest, openapi, read};
+use crate::{dims, ingest, live, openapi, read};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -44,6 +44,12 @@ pub struct App {
     pub audit: crate::audit::Audit,
     /// Parse options (rules, time zones) for quarantine replays; the format is set per group.
     pub parse_base: collect::ParseOptions,
+    /// The live engine, fed with every durable batch (`None` when disabled).
+    pub live: Option<Arc<stream::live::Live>>,
+    /// Every live emission, for server-sent-event subscribers.
+    pub live_tx: tokio::sync::broadcast::Sender<Arc<stream::Emission>>,
+    /// Set at shutdown so that endless responses (event streams) end.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
@@ -104,6 +110,10 @@ pub fn routes() -> Routes {
         .add("GET", "/v1/quarantine", get(read::quarantine))
         .add("POST", "/v1/quarantine/replay", post(read::replay))
         .add("GET", "/v1/audit", get(read::audit))
+        .add("GET", "/v1/live", get(live::list))
+        .add("GET", "/v1/live/stream", get(live::sse))
+        .add("GET", "/v1/live/{job}", get(live::latest))
+        .add("GET", "/v1/live/{job}/history", get(live::history))
 }
 
 /// The complete router over a state.
@@ -155,6 +165,8 @@ pub struct ServeOptions {
     pub compact_small_bytes: u64,
     /// ...into files of up to this many rows.
     pub compact_target_rows: u64,
+    /// The live engine's settings (`None`: no live jobs).
+    pub live: Option<stream::live::LiveConfig>,
 }
 
 /// Opens the store, folds what a previous run left in the WAL, and builds the state.
@@ -196,6 +208,26 @@ pub fn open(opts: ServeOptions) -> Result<(AppState, Folder), store::StoreError>
             target_rows: opts.compact_target_rows,
         }),
     );
+    let (live_tx, _) = tokio::sync::broadcast::channel(4096);
+    let live = match opts.live {
+        Some(cfg) => {
+            let tx = live_tx.clone();
+            let subscriber: stream::live::Subscriber = Arc::new(move |es| {
+                for e in es {
+                    // No subscriber is fine: the emission is still kept and persisted.
+                    let _ = tx.send(e.clone());
+                }
+            });
+            let engine = stream::live::Live::start(cfg, Some(subscriber)).map_err(|e| {
+                store::StoreError::Io {
+                    context: "starting the live engine".into(),
+                    err: std::io::Error::other(e.to_string()),
+                }
+            })?;
+            Some(Arc::new(engine))
+        }
+        None => None,
+    };
     let app = Arc::new(App {
         cfg: opts.server,
         store,
@@ -208,6 +240,9 @@ pub fn open(opts: ServeOptions) -> Result<(AppState, Folder), store::StoreError>
         closing: AtomicBool::new(false),
         audit,
         parse_base: opts.parse_base,
+        live,
+        live_tx,
+        shutdown: tokio::sync::watch::channel(false).0,
     });
     Ok((app, folder))
 }
@@ -231,12 +266,19 @@ pub async fn serve(
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             closing.closing.store(true, Ordering::SeqCst);
+            closing.shutdown.send_replace(true);
             tracing::info!("shutting down: finishing in-flight requests");
         })
         .await;
-    tokio::task::spawn_blocking(move || folder.stop())
-        .await
-        .map_err(std::io::Error::other)?;
+    let live = app.live.clone();
+    tokio::task::spawn_blocking(move || {
+        folder.stop();
+        if let Some(l) = live {
+            l.stop();
+        }
+    })
+    .await
+    .map_err(std::io::Error::other)?;
     tracing::info!("WAL folded; bye");
     result
 }

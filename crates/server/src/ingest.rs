@@ -108,10 +108,15 @@ pub async fn post_events(
     let accepted: usize = tables.iter().map(|t| t.batch.num_rows()).sum();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let t = Instant::now();
+    // Live jobs see a batch once it is durable, in WAL order (the callback runs on the writer).
+    let for_live = app.live.clone().map(|l| (l, tables.clone()));
     if let Err(e) = app.wal.submit_tables(
         tables,
         extras,
         Box::new(move |r| {
+            if let (Ok(_), Some((live, tables))) = (&r, for_live) {
+                live.submit(tables);
+            }
             let _ = tx.send(r);
         }),
     ) {

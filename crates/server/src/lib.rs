@@ -8,15 +8,17 @@
 //!        ─► ingest: parse + validate each row ─► exact dedup (reserve ids) ─► WAL submit
 //!        ◄─ 200 after the group fsync (or 429 when the WAL queue is full)
 //!                                   WAL ─► Folder (background) ─► Parquet lake + quarantine + ids
+//!                                    └──► live engine (stream jobs) ─► /v1/live, SSE, lake/results
 //! ```
 //!
 //! - [`app`] — state, routes, startup recovery, graceful shutdown ([`app::open`], [`app::serve`]).
 //! - [`ingest`] — `POST /v1/events`; [`dims`] — items and users; [`read`] — stats, quarantine,
 //!   metrics, health, audit; [`openapi`] — the generated document.
+//! - [`live`] — live job results: latest, history, server-sent events.
 //! - [`auth`] — API keys with scopes bound to a shop; [`audit`] — admin actions.
 //! - [`loadgen`] — `storepulse bench ingest`, the HTTP load generator.
 //!
-//! Storage is `storepulse-store`; the live jobs of later stages subscribe here.
+//! Storage is `storepulse-store`; the live jobs are `storepulse-stream`.
 #![deny(missing_docs)]
 
 pub mod app;
@@ -27,6 +29,7 @@ pub mod config;
 pub mod dims;
 pub mod error;
 pub mod ingest;
+pub mod live;
 pub mod loadgen;
 pub mod metrics;
 pub mod openapi;

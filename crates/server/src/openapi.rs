@@ -4,7 +4,7 @@
 use crate::app::AppState;
 use crate::auth::Scope;
 use crate::error::ApiError;
-use crate::{dims, ingest, read};
+use crate::{dims, ingest, live, read};
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -37,11 +37,12 @@ impl Modify for Security {
     paths(
         read::health, read::metrics, serve_doc, ingest::post_events,
         dims::put_items, dims::get_item, dims::put_users, dims::get_user, dims::delete_user,
-        read::stats, read::quarantine, read::replay, read::audit
+        read::stats, read::quarantine, read::replay, read::audit,
+        live::list, live::sse, live::latest, live::history
     ),
     components(schemas(ingest::IngestReply, ingest::RowError, dims::UpsertReply, dims::ItemOut, dims::UserOut, read::QuarantinePage, read::ReplayRequest)),
     modifiers(&Security),
-    tags((name = "ingest"), (name = "dimensions"), (name = "read"), (name = "operations"))
+    tags((name = "ingest"), (name = "dimensions"), (name = "read"), (name = "live"), (name = "operations"))
 )]
 pub struct ApiDoc;
 

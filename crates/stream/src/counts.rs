@@ -58,10 +58,10 @@ impl SlidingCounts {
         }
     }
 
-    /// The next window end due to fire.
+    /// The watermark at which [`Self::advance`] has work: a window to fire or to fire again.
     #[inline]
     pub fn due(&self) -> i64 {
-        self.sched.due
+        self.sched.next_action()
     }
 
     /// Counts `n` occurrences of `key` at `ts`, given the watermark before the event.

@@ -21,6 +21,9 @@ pub struct Schedule {
     pub fired: i64,
     /// The next window end that must fire (`i64::MAX` if none).
     pub due: i64,
+    /// The earliest expiry (end + lateness) of a window waiting to fire again: it must fire
+    /// before the watermark passes that point, or it would take in events it no longer owns.
+    pub deadline: i64,
     revisions: BTreeMap<i64, u32>,
     dirty: BTreeSet<i64>,
 }
@@ -44,6 +47,7 @@ impl Schedule {
             lateness: lateness.max(0),
             fired: i64::MIN,
             due: i64::MAX,
+            deadline: i64::MAX,
             revisions: BTreeMap::new(),
             dirty: BTreeSet::new(),
         }
@@ -65,8 +69,10 @@ impl Schedule {
         // Some windows holding `ts` have fired: those still alive fire again.
         let mut e = first_end;
         while e <= last_end && e <= self.fired {
-            if e.saturating_add(self.lateness) > wm {
+            let expiry = e.saturating_add(self.lateness);
+            if expiry > wm {
                 self.dirty.insert(e);
+                self.deadline = self.deadline.min(expiry);
             }
             e = self.geo.next_end(e);
         }
@@ -74,6 +80,12 @@ impl Schedule {
             self.due = e;
         }
         Admit::Refire
+    }
+
+    /// The watermark at which the operator must run next: a window due, or a re-fire due.
+    #[inline]
+    pub fn next_action(&self) -> i64 {
+        self.due.min(self.deadline)
     }
 
     /// The revision number for the next firing of the window ending at `end`.
@@ -86,6 +98,7 @@ impl Schedule {
 
     /// Takes the windows to fire again (in end order).
     pub fn take_dirty(&mut self) -> Vec<i64> {
+        self.deadline = i64::MAX;
         std::mem::take(&mut self.dirty).into_iter().collect()
     }
 

@@ -46,10 +46,10 @@ impl<A: Acc> Windowed<A> {
         }
     }
 
-    /// The next window end due to fire.
+    /// The watermark at which [`Self::advance`] has work: a window to fire or to fire again.
     #[inline]
     pub fn due(&self) -> i64 {
-        self.sched.due
+        self.sched.next_action()
     }
 
     /// The accumulator an event at `ts` goes to, given the watermark before it; `Err` if late.

@@ -17,6 +17,7 @@ pub fn run(cfg: &Config, args: &ServeArgs) -> Result<()> {
         compact_small_bytes: cfg.lake.compact_small_file_mb << 20,
         // Each merge holds the store lock (folding waits for it): keep them short.
         compact_target_rows: cfg.lake.compact_target_rows.min(2 << 20),
+        live: cfg.live()?,
     };
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if server.workers > 0 {
