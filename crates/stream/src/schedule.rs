@@ -60,15 +60,18 @@ impl Schedule {
         if last_end.saturating_add(self.lateness) <= wm {
             return Admit::Late;
         }
-        if first_end > self.fired {
+        if first_end > wm {
+            // No window holding `ts` can have fired yet (only windows ending by `wm` have).
             if first_end < self.due {
                 self.due = first_end;
             }
             return Admit::Fresh;
         }
-        // Some windows holding `ts` have fired: those still alive fire again.
+        // Windows ending by the watermark are settled: fired, or skipped while empty (the
+        // operator may not have run since the watermark passed them).
+        let fired = self.fired.max(self.geo.end_at_or_before(wm));
         let mut e = first_end;
-        while e <= last_end && e <= self.fired {
+        while e <= last_end && e <= fired {
             let expiry = e.saturating_add(self.lateness);
             if expiry > wm {
                 self.dirty.insert(e);
