@@ -1,0 +1,349 @@
+//! Live jobs inside the real server, fed over real HTTP: every window a job fires live equals the
+//! same window of `storepulse replay` over the same events; alerts arrive as server-sent
+//! events; results reach the lake's results table; keys see only their shop.
+
+mod common;
+
+use common::*;
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const JOBS: [&str; 8] = [
+    "kpis",
+    "hot-items",
+    "hot-categories",
+    "hot-pages",
+    "uv",
+    "channel-stats",
+    "ad-clicks",
+    "sessions",
+];
+
+fn datasets() -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipping: {} is absent", p.display());
+        None
+    }
+}
+
+/// Behaviour (Taobao), page views (access log) and ad clicks (course log) as NDJSON lines.
+fn events(ds: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let tb = std::fs::read_to_string(ds.join("taobao_userbehavior/UserBehavior.csv")).unwrap();
+    for (i, l) in tb.lines().take(40_000).enumerate() {
+        let f: Vec<&str> = l.split(',').collect();
+        let channel = ["app", "web", "ad"][i % 3];
+        out.push(
+            json!({"type": "behavior", "event_id": format!("tb{i}"), "user_id": f[0].parse::<i64>().unwrap(),
+                "item_id": f[1].parse::<i64>().unwrap(), "category_id": f[2].parse::<i64>().unwrap(),
+                "action": f[3], "ts": f[4].parse::<i64>().unwrap(), "channel": channel})
+            .to_string(),
+        );
+    }
+    let log = std::fs::read_to_string(ds.join("course_logs/apache.log")).unwrap();
+    for (i, l) in log.lines().enumerate() {
+        let f: Vec<&str> = l.split(' ').collect();
+        let ts = chrono::NaiveDateTime::parse_from_str(f[3], "%d/%m/%Y:%H:%M:%S")
+            .unwrap()
+            .and_utc()
+            .timestamp_millis();
+        out.push(
+            json!({"type": "page_view", "event_id": format!("pv{i}"), "ip": f[0], "method": f[5],
+                "url": f[6], "ts": ts})
+            .to_string(),
+        );
+    }
+    let ads = std::fs::read_to_string(ds.join("course_logs/AdClickLog.csv")).unwrap();
+    for (i, l) in ads.lines().enumerate() {
+        let f: Vec<&str> = l.split(',').collect();
+        out.push(
+            json!({"type": "ad_click", "event_id": format!("ad{i}"), "user_id": f[0].parse::<i64>().unwrap(),
+                "ad_id": f[1], "province": f[2], "city": f[3], "ts": f[4].trim().parse::<i64>().unwrap()})
+            .to_string(),
+        );
+    }
+    out
+}
+
+type Key = (String, i64, i64, String);
+
+/// Last revision of each window (or session / alert), keyed by shop, span and row identity.
+fn finals(emissions: &[Value]) -> BTreeMap<Key, Value> {
+    let mut m = BTreeMap::new();
+    for e in emissions {
+        let kind = e["kind"].as_str().unwrap();
+        if kind == "late" {
+            continue;
+        }
+        let first = &e["rows"][0];
+        let ident = if first.get("rank").is_some() {
+            String::new()
+        } else {
+            let mut o = first.as_object().cloned().unwrap_or_default();
+            o.retain(|k, _| matches!(k.as_str(), "window" | "user_id" | "ad_id"));
+            format!("{kind}:{}", Value::Object(o))
+        };
+        let key = (
+            e["shop"].as_str().unwrap().to_string(),
+            e["start_ms"].as_i64().unwrap(),
+            e["end_ms"].as_i64().unwrap(),
+            ident,
+        );
+        m.insert(key, e["rows"].clone());
+    }
+    m
+}
+
+fn get(c: &Client, url: &str, key: &str) -> (u16, Value) {
+    let r = c.get(url).bearer_auth(key).send().unwrap();
+    let st = r.status().as_u16();
+    (st, r.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn live_results_equal_replay_results_and_reach_sse_api_and_lake() {
+    let Some(ds) = datasets() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let conf = dir.path().join("storepulse.toml");
+    // Long idle timeouts: the wall clock must not close windows while the test is posting.
+    let mut toml = String::from("[live]\nhistory = 200000\nflush_secs = 1\n");
+    for j in JOBS {
+        toml.push_str(&format!("[jobs.{j}]\nidle_timeout = \"1h\"\n"));
+        if j == "uv" {
+            // 40,000 Taobao rows span 50 minutes: short windows fire live too.
+            toml.push_str("windows = [\"10min\", \"1d\"]\n");
+        }
+    }
+    std::fs::write(&conf, &toml).unwrap();
+    let conf_s = conf.to_str().unwrap();
+    let key = create_key(&data, "k", &["ingest", "read"], None);
+    let other = create_key(&data, "o", &["read"], Some("other"));
+    let mut s = Server::start(&data, free_port(), &[("STOREPULSE_CONFIG", conf_s)]);
+    let c = Client::new();
+
+    // Subscribe to blacklist alerts before anything is sent.
+    let sse_url = format!("{}/v1/live/stream?job=ad-clicks&kind=blacklist", s.url);
+    let sse_key = key.clone();
+    let alerts = std::thread::spawn(move || {
+        let r = Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap()
+            .get(sse_url)
+            .bearer_auth(sse_key)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        let mut lines = BufReader::new(r).lines();
+        loop {
+            let l = lines.next().expect("stream open").unwrap();
+            if let Some(data) = l.strip_prefix("data: ") {
+                return serde_json::from_str::<Value>(data).unwrap();
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+
+    let lines = events(&ds);
+    let file = dir.path().join("events.ndjson");
+    std::fs::File::create(&file)
+        .unwrap()
+        .write_all((lines.join("\n") + "\n").as_bytes())
+        .unwrap();
+    for chunk in lines.chunks(1000) {
+        let r = c
+            .post(format!("{}/v1/events", s.url))
+            .bearer_auth(&key)
+            .header("content-type", "application/x-ndjson")
+            .body(chunk.join("\n"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().unwrap();
+        assert_eq!(v["accepted"].as_u64().unwrap(), chunk.len() as u64, "{v}");
+    }
+    // Wait until the engine has processed everything.
+    let t = Instant::now();
+    loop {
+        let (_, v) = get(&c, &format!("{}/v1/live", s.url), &key);
+        let seen: u64 = v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| j["job"] == "hot-pages")
+            .map(|j| j["counters"]["events"].as_u64().unwrap())
+            .sum();
+        if v["queued_events"] == 0 && seen > 0 {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "engine did not catch up: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let alert = alerts.join().unwrap();
+    assert_eq!(alert["kind"], "blacklist");
+    assert_eq!(alert["rows"][0]["user_id"], 937166);
+    assert_eq!(alert["rows"][0]["ad_id"], "1715");
+
+    let mut live_rows = 0usize;
+    for job in JOBS {
+        let (st, h) = get(
+            &c,
+            &format!("{}/v1/live/{job}/history?limit=200000", s.url),
+            &key,
+        );
+        assert_eq!(st, 200, "{h}");
+        let live_em = h["emissions"].as_array().unwrap().clone();
+        let live = finals(&live_em);
+        assert!(!live.is_empty(), "{job} fired nothing live");
+        let (_, late_h) = get(
+            &c,
+            &format!("{}/v1/live/{job}/history?kind=late&limit=200000", s.url),
+            &key,
+        );
+        let late_em = late_h["emissions"].as_array().unwrap().clone();
+        let live_late = late_em.len();
+        live_rows += live_em
+            .iter()
+            .chain(late_em.iter())
+            .map(metric_values)
+            .sum::<usize>();
+
+        let out = dir.path().join(format!("{job}.ndjson"));
+        let o = Command::new(BIN)
+            .args([
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--config",
+                conf_s,
+                "--json",
+            ])
+            .args([
+                "replay",
+                job,
+                "--from",
+                file.to_str().unwrap(),
+                "--format",
+                "ndjson",
+            ])
+            .args(["--quiet", "--out", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let replay_em: Vec<Value> = std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let replay = finals(&replay_em);
+        for (k, rows) in &live {
+            assert_eq!(replay.get(k), Some(rows), "{job}: window {k:?} differs");
+        }
+        assert_eq!(
+            summary["counters"]["late"].as_u64().unwrap() as usize,
+            live_late,
+            "{job}: late events"
+        );
+        eprintln!(
+            "{job}: {} live windows equal replay ({} in replay, late {live_late})",
+            live.len(),
+            replay.len()
+        );
+    }
+
+    // Latest, filters and shop scoping.
+    let (st, v) = get(&c, &format!("{}/v1/live/hot-items", s.url), &key);
+    assert_eq!(st, 200);
+    let latest = v["results"].as_array().unwrap();
+    assert_eq!(latest.len(), 1);
+    assert_eq!(latest[0]["rows"].as_array().unwrap().len(), 5);
+    let (_, v) = get(&c, &format!("{}/v1/live/hot-items", s.url), &other);
+    assert_eq!(
+        v["results"],
+        json!([]),
+        "a key of shop `other` sees nothing of `default`"
+    );
+    let (st, _) = get(
+        &c,
+        &format!("{}/v1/live/hot-items?shop=default", s.url),
+        &other,
+    );
+    assert_eq!(st, 403);
+    let (st, v) = get(&c, &format!("{}/v1/live/no-such-job", s.url), &key);
+    assert_eq!(st, 404);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("hot-items")
+    );
+    let (st, _) = get(
+        &c,
+        &format!("{}/v1/live/uv/history?kind=weird", s.url),
+        &key,
+    );
+    assert_eq!(st, 400);
+
+    // Results reach the lake (flushed at least every second, and at shutdown).
+    assert!(s.stop(), "clean shutdown with an open event stream");
+    let n = results_rows(&data.join("lake/results"));
+    assert_eq!(n, live_rows, "every live emission row is in lake/results");
+}
+
+/// (row, metric) pairs of an emission: what the long-form results table stores.
+fn metric_values(e: &Value) -> usize {
+    e["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_object()
+                .unwrap()
+                .iter()
+                .filter(|(k, v)| {
+                    v.is_number()
+                        && !matches!(k.as_str(), "rank" | "item_id" | "category_id" | "user_id")
+                })
+                .count()
+        })
+        .sum()
+}
+
+/// Rows in every Parquet file under `dir`.
+fn results_rows(dir: &Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                let f = std::fs::File::open(&p).unwrap();
+                let r = parquet::file::reader::SerializedFileReader::new(f).unwrap();
+                n += parquet::file::reader::FileReader::metadata(&r)
+                    .file_metadata()
+                    .num_rows() as usize;
+            }
+        }
+    }
+    n
+}
