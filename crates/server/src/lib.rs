@@ -16,7 +16,8 @@
 //!   metrics, health, audit; [`openapi`] — the generated document.
 //! - [`live`] — live job results: latest, history, server-sent events.
 //! - [`auth`] — API keys with scopes bound to a shop; [`audit`] — admin actions.
-//! - [`loadgen`] — `storepulse bench ingest`, the HTTP load generator.
+//! - [`loadgen`] — `storepulse bench ingest`, the HTTP load generator; [`freshness`] —
+//!   `storepulse bench freshness`, time from watermark to result on the event stream.
 //!
 //! Storage is `storepulse-store`; the live jobs are `storepulse-stream`.
 #![deny(missing_docs)]
@@ -28,6 +29,7 @@ pub mod body;
 pub mod config;
 pub mod dims;
 pub mod error;
+pub mod freshness;
 pub mod ingest;
 pub mod live;
 pub mod loadgen;

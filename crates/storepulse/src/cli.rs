@@ -166,6 +166,26 @@ pub struct BenchArgs {
 pub enum BenchAction {
     /// Send events to a running server over HTTP and report events/s and latency percentiles.
     Ingest(BenchIngestArgs),
+    /// Time from an event that moves the watermark past a window's end to that window's
+    /// hot-items result on the server's event stream.
+    Freshness(BenchFreshnessArgs),
+}
+
+/// `storepulse bench freshness`.
+#[derive(Debug, Args)]
+pub struct BenchFreshnessArgs {
+    /// Server base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8720")]
+    pub url: String,
+    /// API key with the ingest and read scopes (or STOREPULSE_KEY).
+    #[arg(long, env = "STOREPULSE_KEY", hide_env_values = true)]
+    pub key: String,
+    /// Rounds to measure.
+    #[arg(long, default_value_t = 50)]
+    pub rounds: usize,
+    /// Shop for the probe events (default: a fresh one per run).
+    #[arg(long)]
+    pub shop: Option<String>,
 }
 
 /// `storepulse bench ingest`.

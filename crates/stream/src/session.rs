@@ -17,6 +17,8 @@ struct Sess<A> {
     start: i64,
     last: i64,
     fired: u32,
+    /// Changed since it last fired (or never fired).
+    pending: bool,
     acc: A,
 }
 
@@ -37,15 +39,17 @@ pub struct FiredSession<'a, A> {
 }
 
 /// Session windows of one key group.
+///
+/// Timers are lazy: extending a session does not move its timer; when a timer comes due, the
+/// session's current end decides whether it fires or the timer is set again. That keeps the
+/// per-event cost to a hash lookup and an accumulator update.
 #[derive(Debug, Clone)]
 pub struct Sessions<A> {
     gap: i64,
     lateness: i64,
     by_key: FxHashMap<u64, Vec<Sess<A>>>,
-    /// (end, key, start) of sessions waiting to fire.
+    /// (time, key, start): a session to look at once the watermark reaches `time`.
     timers: BTreeSet<(i64, u64, i64)>,
-    /// (end + lateness, key, start) of fired sessions still alive.
-    expiry: BTreeSet<(i64, u64, i64)>,
 }
 
 impl<A: Acc> Sessions<A> {
@@ -56,11 +60,10 @@ impl<A: Acc> Sessions<A> {
             lateness: lateness.max(0),
             by_key: FxHashMap::default(),
             timers: BTreeSet::new(),
-            expiry: BTreeSet::new(),
         }
     }
 
-    /// The earliest session end waiting to fire.
+    /// The earliest timer.
     pub fn due(&self) -> i64 {
         self.timers.first().map_or(i64::MAX, |t| t.0)
     }
@@ -70,53 +73,104 @@ impl<A: Acc> Sessions<A> {
         let gap = self.gap;
         let list = self.by_key.entry(key).or_default();
         let overlaps = |s: &Sess<A>| s.start < ts + gap && ts < s.last + gap;
-        let touching: Vec<usize> = (0..list.len()).filter(|&i| overlaps(&list[i])).collect();
-        if touching.is_empty() && (ts + gap).saturating_add(self.lateness) <= wm {
-            if list.is_empty() {
-                self.by_key.remove(&key);
+        let mut hits = list.iter().enumerate().filter(|(_, s)| overlaps(s));
+        let (first, second) = (hits.next().map(|h| h.0), hits.next().is_some());
+        match (first, second) {
+            (None, _) => {
+                if (ts + gap).saturating_add(self.lateness) <= wm {
+                    if list.is_empty() {
+                        self.by_key.remove(&key);
+                    }
+                    return Admit::Late;
+                }
+                let mut acc = A::default();
+                add(&mut acc);
+                list.push(Sess {
+                    start: ts,
+                    last: ts,
+                    fired: 0,
+                    pending: true,
+                    acc,
+                });
+                self.timers.insert((ts + gap, key, ts));
+                Admit::Fresh
             }
-            return Admit::Late;
-        }
-        let mut merged = Sess {
-            start: ts,
-            last: ts,
-            fired: 0,
-            acc: A::default(),
-        };
-        let mut refire = false;
-        for &i in touching.iter().rev() {
-            let s = list.swap_remove(i);
-            self.timers.remove(&(s.last + gap, key, s.start));
-            if s.fired > 0 {
-                refire = true;
-                self.expiry
-                    .remove(&((s.last + gap).saturating_add(self.lateness), key, s.start));
+            (Some(i), false) => {
+                let s = &mut list[i];
+                add(&mut s.acc);
+                s.pending = true;
+                s.last = s.last.max(ts);
+                if ts < s.start {
+                    // Its identity changed: a timer under the new start (the old one lapses).
+                    s.start = ts;
+                    self.timers.insert((s.last + gap, key, ts));
+                } else if s.fired > 0 {
+                    self.timers.insert((s.last + gap, key, s.start));
+                }
+                if s.fired > 0 {
+                    Admit::Refire
+                } else {
+                    Admit::Fresh
+                }
             }
-            merged.start = merged.start.min(s.start);
-            merged.last = merged.last.max(s.last);
-            merged.fired = merged.fired.max(s.fired);
-            merged.acc.merge(&s.acc);
+            (Some(_), true) => {
+                // The event bridges sessions: merge them into one.
+                let mut merged = Sess {
+                    start: ts,
+                    last: ts,
+                    fired: 0,
+                    pending: true,
+                    acc: A::default(),
+                };
+                let mut i = 0;
+                while i < list.len() {
+                    if overlaps(&list[i]) {
+                        let s = list.swap_remove(i);
+                        merged.start = merged.start.min(s.start);
+                        merged.last = merged.last.max(s.last);
+                        merged.fired = merged.fired.max(s.fired);
+                        merged.acc.merge(&s.acc);
+                    } else {
+                        i += 1;
+                    }
+                }
+                add(&mut merged.acc);
+                let refire = merged.fired > 0;
+                self.timers.insert((merged.last + gap, key, merged.start));
+                list.push(merged);
+                if refire { Admit::Refire } else { Admit::Fresh }
+            }
         }
-        add(&mut merged.acc);
-        self.timers.insert((merged.last + gap, key, merged.start));
-        list.push(merged);
-        if refire { Admit::Refire } else { Admit::Fresh }
     }
 
     /// Fires sessions that `wm` closes and forgets those past the lateness.
     pub fn advance(&mut self, wm: i64, emit: &mut dyn FnMut(FiredSession<'_, A>)) {
-        while let Some(&(end, key, start)) = self.timers.first() {
-            if end > wm {
+        let (gap, lateness) = (self.gap, self.lateness);
+        while let Some(&(at, key, start)) = self.timers.first() {
+            if at > wm {
                 break;
             }
             self.timers.pop_first();
-            if let Some(s) = self
-                .by_key
-                .get_mut(&key)
-                .and_then(|l| l.iter_mut().find(|s| s.start == start))
-            {
+            let Some(list) = self.by_key.get_mut(&key) else {
+                continue;
+            };
+            let Some(i) = list.iter().position(|s| s.start == start) else {
+                continue; // merged away or re-keyed: a lapsed timer
+            };
+            let s = &mut list[i];
+            let end = s.last + gap;
+            let expiry = end.saturating_add(lateness);
+            // A timer set before the session grew: set it again at the real time (it comes
+            // back in order if that time has passed too).
+            let real = if s.pending { end } else { expiry };
+            if real != at {
+                self.timers.insert((real, key, start));
+                continue;
+            }
+            if s.pending {
                 let revision = s.fired;
                 s.fired += 1;
+                s.pending = false;
                 emit(FiredSession {
                     kind: if revision == 0 {
                         Kind::Result
@@ -129,18 +183,12 @@ impl<A: Acc> Sessions<A> {
                     revision,
                     acc: &s.acc,
                 });
-                self.expiry
-                    .insert((end.saturating_add(self.lateness), key, start));
             }
-        }
-        while let Some(&(until, key, start)) = self.expiry.first() {
-            if until > wm {
-                break;
-            }
-            self.expiry.pop_first();
-            if let Some(l) = self.by_key.get_mut(&key) {
-                l.retain(|s| s.start != start);
-                if l.is_empty() {
+            if expiry > wm {
+                self.timers.insert((expiry, key, start));
+            } else {
+                list.swap_remove(i);
+                if list.is_empty() {
                     self.by_key.remove(&key);
                 }
             }

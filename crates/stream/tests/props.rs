@@ -127,3 +127,71 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// With disorder inside the bound (nothing late), sessions are the runs of each user's
+    /// sorted events split where two events are `gap` or more apart.
+    #[test]
+    fn sessions_equal_gap_splits_of_each_users_events(
+        raw in prop::collection::vec((0i64..400, 0i64..4, 0i64..20), 1..200),
+        batch in 1usize..30,
+    ) {
+        let (gap, ooo) = (60_000i64, 30_000i64);
+        // Times drift forward; each event is at most 20 s older than the newest before it.
+        let mut t = 0i64;
+        let mut newest = 0i64;
+        let events: Vec<(i64, i64)> = raw
+            .iter()
+            .map(|&(step, user, back)| {
+                t += step * 200;
+                newest = newest.max(t);
+                (BASE + (t - back * 1000).max(newest - 20_000), user)
+            })
+            .collect();
+        let evs: Vec<model::Event> = events.iter().map(|&(ts, u)| bev(ts, u, 1, "pv")).collect();
+        let c = cfg(&[("gap", "60s"), ("ooo", "30s")]);
+        let mut j = stream::build("sessions", &c, store::Zone::default()).unwrap();
+        let out = run(j.as_mut(), &evs, batch);
+        prop_assert_eq!(j.counters().late, 0);
+        let mut got: Vec<(i64, i64, i64, u64)> = finals_by_user(&out);
+        got.sort();
+        let mut want = Vec::new();
+        let mut by_user: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+        for &(ts, u) in &events {
+            by_user.entry(u).or_default().push(ts);
+        }
+        for (u, mut ts) in by_user {
+            ts.sort();
+            let mut start = ts[0];
+            let mut n = 1u64;
+            for w in ts.windows(2) {
+                if w[1] - w[0] >= gap {
+                    want.push((u, start, w[0] + gap, n));
+                    start = w[1];
+                    n = 0;
+                }
+                n += 1;
+            }
+            want.push((u, start, ts[ts.len() - 1] + gap, n));
+        }
+        want.sort();
+        prop_assert_eq!(got, want);
+        prop_assert!(ooo > 20_000, "the stream's disorder stays inside the bound");
+    }
+}
+
+fn finals_by_user(out: &[stream::Emission]) -> Vec<(i64, i64, i64, u64)> {
+    let mut m: BTreeMap<(i64, i64), (i64, u64)> = BTreeMap::new();
+    for e in out {
+        if e.kind == stream::Kind::Late {
+            continue;
+        }
+        let user: i64 = e.rows[0].keys[0].1.to_string().parse().unwrap();
+        m.insert((user, e.start), (e.end, metric(e, "events") as u64));
+    }
+    m.into_iter()
+        .map(|((u, s), (end, n))| (u, s, end, n))
+        .collect()
+}

@@ -1,10 +1,41 @@
-//! `storepulse bench ingest`: HTTP load against a running server.
+//! `storepulse bench ingest|freshness`: HTTP load and live-result latency against a running server.
 
 use crate::cli::{BenchAction, BenchArgs};
 use anyhow::{Context, Result};
 
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
 pub fn run(args: &BenchArgs, json: bool) -> Result<()> {
     match &args.action {
+        BenchAction::Freshness(a) => {
+            anyhow::ensure!(a.rounds >= 1, "--rounds must be at least 1");
+            let shop = a
+                .shop
+                .clone()
+                .unwrap_or_else(|| format!("bench-fresh-{:x}", collect::now_ms()));
+            model::check_shop(&shop).map_err(|e| anyhow::anyhow!("--shop: {e}"))?;
+            let cfg = server::freshness::FreshnessConfig {
+                url: a.url.clone(),
+                key: a.key.clone(),
+                rounds: a.rounds,
+                shop,
+            };
+            let r = runtime()?.block_on(server::freshness::run(cfg))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "freshness over {} rounds: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, mean {:.1} ms",
+                    r.rounds, r.p50_ms, r.p99_ms, r.max_ms, r.mean_ms
+                );
+            }
+            Ok(())
+        }
         BenchAction::Ingest(a) => {
             let events = eventgen::GenConfig::parse_count(&a.events)
                 .map_err(|e| anyhow::anyhow!("--events: {e}"))?;
@@ -23,11 +54,7 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<()> {
                 from: a.from.clone(),
                 run_id,
             };
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
-            let report = rt.block_on(server::loadgen::run(cfg))?;
+            let report = runtime()?.block_on(server::loadgen::run(cfg))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -165,15 +165,14 @@ impl Hot {
                 keys
             }
             What::Channels => {
-                let chans = cols::strs(b, "channel")?;
-                let actions = cols::strs(b, "action")?;
-                let mut keys = Vec::with_capacity(n);
-                for i in 0..n {
-                    let c = self.intern(chans[i].unwrap_or("(none)"));
-                    let a = self.intern(actions[i].unwrap_or("(none)"));
-                    keys.push(Some((c << 32) | a));
-                }
-                keys
+                // Interned once per dictionary value, not per row.
+                let chans = cols::map_strs(b, "channel", u64::MAX, |c| self.intern(c))?;
+                let actions = cols::map_strs(b, "action", u64::MAX, |a| self.intern(a))?;
+                let none = self.intern("(none)");
+                let pick = |k: u64| if k == u64::MAX { none } else { k };
+                (0..n)
+                    .map(|i| Some((pick(chans[i]) << 32) | pick(actions[i])))
+                    .collect()
             }
         })
     }
