@@ -103,7 +103,9 @@ pub fn event_line(run_id: &str, n: u64, out: &mut String) {
         95..=97 => "fav",
         _ => "buy",
     };
-    let ts = 1_764_000_000_000i64 + (n as i64 % 86_400_000);
+    // Event time is the wall clock, as for a shop sending its events as they happen (live
+    // jobs then see the small disorder of concurrent requests, not hours of late data).
+    let ts = collect::now_ms();
     let _ = writeln!(
         out,
         r#"{{"type":"behavior","event_id":"{run_id}-{n}","ts":{ts},"user_id":{user},"item_id":{item},"category_id":{category},"action":"{action}"}}"#

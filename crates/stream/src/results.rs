@@ -82,6 +82,8 @@ pub struct ResultsWriter {
     dir: PathBuf,
     parts: BTreeMap<(String, String), Cols>,
     rows: usize,
+    /// The last day number and its `YYYY-MM-DD` (formatting a date per emission is costly).
+    day: (i64, String),
 }
 
 static FILE_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -93,6 +95,7 @@ impl ResultsWriter {
             dir: data_dir.join("lake").join("results"),
             parts: BTreeMap::new(),
             rows: 0,
+            day: (i64::MIN, String::new()),
         }
     }
 
@@ -103,9 +106,14 @@ impl ResultsWriter {
 
     /// Buffers an emission.
     pub fn push(&mut self, e: &Emission, emitted_at: i64) {
-        let day = model::time::format_ms(e.end.clamp(0, 253_402_300_799_000));
-        let dt = day.get(..10).unwrap_or("1970-01-01").to_string();
-        let c = self.parts.entry((e.job.clone(), dt)).or_default();
+        let end = e.end.clamp(0, 253_402_300_799_000);
+        let n = end.div_euclid(86_400_000);
+        if self.day.0 != n {
+            let day = model::time::format_ms(end);
+            self.day = (n, day.get(..10).unwrap_or("1970-01-01").to_string());
+        }
+        let key = (e.job.clone(), self.day.1.clone());
+        let c = self.parts.entry(key).or_default();
         for row in &e.rows {
             let (kn, kv) = Emission::row_key(row);
             for (metric, value) in &row.values {
