@@ -22,7 +22,7 @@ pub struct OrderedScan {
 }
 
 enum Current {
-    Straight(ScanIter),
+    Straight(Box<ScanIter>),
     Merge(Merger),
 }
 
@@ -197,7 +197,11 @@ impl Iterator for OrderedScan {
                 None => {
                     let group = self.groups.pop_front()?;
                     self.current = Some(if group.len() == 1 {
-                        Current::Straight(ScanIter::over(&self.root, self.scan.clone(), group))
+                        Current::Straight(Box::new(ScanIter::over(
+                            &self.root,
+                            self.scan.clone(),
+                            group,
+                        )))
                     } else {
                         match Merger::start(&self.root, &self.scan, group) {
                             Ok(m) => Current::Merge(m),

@@ -42,7 +42,7 @@ pub enum Command {
     /// Run the HTTP server: durable ingest, live jobs, dimensions, stats, quarantine, metrics.
     Serve(ServeArgs),
     /// Run a live job over history: the lake or a file. `storepulse replay --list` lists jobs.
-    Replay(ReplayArgs),
+    Replay(Box<ReplayArgs>),
     /// Create and list API keys.
     Keys(KeysArgs),
     /// Load generators and benchmarks.

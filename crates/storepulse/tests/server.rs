@@ -301,6 +301,19 @@ fn every_route_checks_scope_and_shop() {
             Some("b"),
         ),
         ("GET", "/v1/audit", "", "admin", None),
+        ("GET", "/v1/live", "", "read", None),
+        ("GET", "/v1/live/hot-items", "", "read", None),
+        ("GET", "/v1/live/hot-items?shop=b", "", "read", Some("b")),
+        ("GET", "/v1/live/hot-items/history", "", "read", None),
+        (
+            "GET",
+            "/v1/live/hot-items/history?shop=b",
+            "",
+            "read",
+            Some("b"),
+        ),
+        ("GET", "/v1/live/stream?job=hot-items", "", "read", None),
+        ("GET", "/v1/live/stream?shop=b", "", "read", Some("b")),
     ];
     let documented = {
         let doc: Value = c
@@ -322,7 +335,7 @@ fn every_route_checks_scope_and_shop() {
     let tested: std::collections::BTreeSet<(String, String)> = routes
         .iter()
         .map(|(m, p, ..)| {
-            let p = p.split('?').next().unwrap();
+            let p = p.split('?').next().unwrap().replace("/hot-items", "/{job}");
             let p = match p.rsplit_once('/') {
                 Some((head, last)) if last.parse::<u64>().is_ok() => format!("{head}/{{id}}"),
                 _ => p.to_string(),

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use storepulse_stream as stream;
 use stream::Kind;
 use stream::replay::replay_file;
@@ -23,7 +23,7 @@ fn dataset(rel: &str) -> Option<PathBuf> {
 }
 
 fn replay(
-    path: &PathBuf,
+    path: &Path,
     format: &str,
     name: &str,
     c: stream::JobConfig,
@@ -34,7 +34,7 @@ fn replay(
     opts.line.rules = model::Rules::default().pinned();
     let mut out = Vec::new();
     let report = replay_file(
-        &collect::Input::Path(path.clone()),
+        &collect::Input::Path(path.to_path_buf()),
         opts,
         j.as_mut(),
         &mut |es| {
@@ -48,7 +48,7 @@ fn replay(
 }
 
 /// (ts_ms, user, item, action) of every Taobao row, parsed here.
-fn taobao(path: &PathBuf) -> Vec<(i64, i64, i64, String)> {
+fn taobao(path: &Path) -> Vec<(i64, i64, i64, String)> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()

@@ -317,3 +317,32 @@ fn bad_settings_are_clear_errors() {
     assert!(err(cfg(&[]), "hot-stuff").contains("hot-items"));
     assert!(err(cfg(&[("threshold", "0")]), "ad-clicks").contains("threshold"));
 }
+
+#[test]
+fn the_uv_sketch_stays_within_its_documented_error_bound() {
+    // Three days with 20K, 120K and 300K distinct users (each seen twice).
+    let c = cfg(&[("windows", "1d"), ("ooo", "0")]);
+    let mut j = job("uv", c);
+    let sizes = [20_000i64, 120_000, 300_000];
+    let mut events = Vec::new();
+    for (d, n) in sizes.iter().enumerate() {
+        for rep in 0..2 {
+            for u in 0..*n {
+                let ts = DAY + d as i64 * 24 * H + rep * H + u % 3_600_000;
+                events.push(bev(ts, u * 7 + d as i64 * 1_000_000_000, 1, "pv"));
+            }
+        }
+        events.sort_by_key(|e| e.ts);
+    }
+    let out = run(j.as_mut(), &events, 65_536);
+    assert_eq!(out.len(), 3);
+    for (e, n) in out.iter().zip(sizes) {
+        assert_eq!(metric(e, "uv"), n as f64, "exact");
+        let err = (metric(e, "uv_estimate") - n as f64).abs() / n as f64;
+        assert!(
+            err <= 3.0 * stream::jobs::HLL_STD_ERROR,
+            "estimate off by {:.2} % for {n} users",
+            err * 100.0
+        );
+    }
+}

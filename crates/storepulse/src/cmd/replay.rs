@@ -197,7 +197,6 @@ pub fn run(cfg: &Config, args: &ReplayArgs, json: bool) -> Result<()> {
         replay_file(&input, opts, job.as_mut(), &mut sink, &progress)?
     };
     bar.finish_and_clear();
-    drop(sink);
     if let Some(s) = &mut saver {
         s.flush()?;
     }

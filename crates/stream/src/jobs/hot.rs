@@ -194,16 +194,23 @@ impl Hot {
     }
 }
 
-fn render(
+/// How a hot job renders a fired window.
+struct Shape<'a> {
     name: &'static str,
     what: What,
     metric: &'static str,
     top: usize,
-    names: &FxHashMap<u64, String>,
-    shop: &str,
-    wm: i64,
-    f: Fired<'_>,
-) -> Emission {
+    names: &'a FxHashMap<u64, String>,
+}
+
+fn render(v: &Shape<'_>, shop: &str, wm: i64, f: Fired<'_>) -> Emission {
+    let Shape {
+        name,
+        what,
+        metric,
+        top,
+        names,
+    } = *v;
     let tie = |a: u64, b: u64| -> Ordering {
         match what {
             What::Items | What::Categories => a.cmp(&b),
@@ -287,6 +294,13 @@ impl Job for Hot {
         let (g, src) = groups.get(input.shop, input.table, now, || {
             SlidingCounts::new(geo, lateness)
         });
+        let shape = Shape {
+            name,
+            what,
+            metric,
+            top,
+            names,
+        };
         let before = out.len();
         for (i, key) in keys.iter().enumerate() {
             let Some(k) = *key else { continue };
@@ -306,15 +320,13 @@ impl Job for Hot {
             }
             let wm = g.wm.observe(src, t);
             if wm >= g.state.due() {
-                g.state.advance(wm, &mut |f| {
-                    out.push(render(name, what, metric, top, names, input.shop, wm, f))
-                });
+                g.state
+                    .advance(wm, &mut |f| out.push(render(&shape, input.shop, wm, f)));
             }
         }
         let wm = g.wm.get();
-        g.state.advance(wm, &mut |f| {
-            out.push(render(name, what, metric, top, names, input.shop, wm, f))
-        });
+        g.state
+            .advance(wm, &mut |f| out.push(render(&shape, input.shop, wm, f)));
         counters.emitted += (out.len() - before) as u64;
         self.collect_names();
         Ok(())
@@ -330,12 +342,18 @@ impl Job for Hot {
             counters,
             ..
         } = self;
+        let shape = Shape {
+            name,
+            what: *what,
+            metric,
+            top: *top,
+            names,
+        };
         let before = out.len();
         groups.tick(now, |shop, g| {
             let wm = g.wm.get();
-            g.state.advance(wm, &mut |f| {
-                out.push(render(name, *what, metric, *top, names, shop, wm, f))
-            });
+            g.state
+                .advance(wm, &mut |f| out.push(render(&shape, shop, wm, f)));
         });
         counters.emitted += (out.len() - before) as u64;
     }
@@ -350,10 +368,17 @@ impl Job for Hot {
             counters,
             ..
         } = self;
+        let shape = Shape {
+            name,
+            what: *what,
+            metric,
+            top: *top,
+            names,
+        };
         let before = out.len();
         groups.finish(|shop, g| {
             g.state.advance(i64::MAX, &mut |f| {
-                out.push(render(name, *what, metric, *top, names, shop, i64::MAX, f))
+                out.push(render(&shape, shop, i64::MAX, f))
             });
         });
         counters.emitted += (out.len() - before) as u64;
