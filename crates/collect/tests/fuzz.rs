@@ -165,10 +165,16 @@ fn check_lines(format: Format, pieces: &[Piece]) -> Result<(), TestCaseError> {
             1_000_000 + k as u64
         };
         let (valid, key) = good(format, id);
+        let mut line = render(p, &valid, b"\n");
+        if lines.is_empty() && line.starts_with(&[0x1f, 0x8b]) {
+            // Input that starts with the gzip magic bytes is read as gzip (by design; a corrupt
+            // stream fails the whole import): keep the first line text.
+            line[0] = b'#';
+        }
         if matches!(p, Piece::Good) {
             good_lines.push((lines.len() as u64 + 1, key));
         }
-        lines.push(render(p, &valid, b"\n"));
+        lines.push(line);
     }
     let mut bytes = lines.join(&b'\n');
     let trailing_newline = pieces.len() % 2 != 1;

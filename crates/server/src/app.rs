@@ -218,11 +218,14 @@ pub fn open(opts: ServeOptions) -> Result<(AppState, Folder), store::StoreError>
                     let _ = tx.send(e.clone());
                 }
             });
-            let engine = stream::live::Live::start(cfg, Some(subscriber)).map_err(|e| {
-                store::StoreError::Io {
-                    context: "starting the live engine".into(),
-                    err: std::io::Error::other(e.to_string()),
-                }
+            let engine = stream::live::Live::start(
+                cfg,
+                Some(subscriber),
+                Some(&*store.lock().unwrap_or_else(|p| p.into_inner())),
+            )
+            .map_err(|e| store::StoreError::Io {
+                context: "starting the live engine".into(),
+                err: std::io::Error::other(e.to_string()),
             })?;
             Some(Arc::new(engine))
         }

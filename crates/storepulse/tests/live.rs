@@ -347,3 +347,91 @@ fn results_rows(dir: &Path) -> usize {
     }
     n
 }
+
+#[test]
+fn open_windows_survive_a_restart() {
+    let Some(ds) = datasets() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let conf = dir.path().join("storepulse.toml");
+    let jobs = ["hot-items", "kpis", "uv", "sessions"];
+    let mut toml = format!("[live]\njobs = {jobs:?}\nhistory = 100000\n");
+    for j in jobs {
+        toml.push_str(&format!("[jobs.{j}]\nidle_timeout = \"1h\"\n"));
+        if j == "uv" {
+            toml.push_str("windows = [\"10min\", \"1h\"]\n");
+        }
+    }
+    std::fs::write(&conf, &toml).unwrap();
+    let conf_s = conf.to_str().unwrap();
+    let key = create_key(&data, "k", &["ingest", "read"], None);
+    let lines: Vec<String> = events(&ds)
+        .into_iter()
+        .filter(|l| l.contains(r#""type":"behavior""#))
+        .collect();
+    let file = dir.path().join("events.ndjson");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let c = Client::new();
+    let post_all = |url: &str, part: &[String]| {
+        for chunk in part.chunks(1000) {
+            let r = c
+                .post(format!("{url}/v1/events"))
+                .bearer_auth(&key)
+                .header("content-type", "application/x-ndjson")
+                .body(chunk.join("\n"))
+                .send()
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    };
+    let (first, second) = lines.split_at(lines.len() / 2);
+    let port = free_port();
+    let mut s = Server::start(&data, port, &[("STOREPULSE_CONFIG", conf_s)]);
+    post_all(&s.url, first);
+    assert!(s.stop());
+    // Restarted: the open windows are rebuilt from the lake before the first request.
+    let s = Server::start(&data, port, &[("STOREPULSE_CONFIG", conf_s)]);
+    post_all(&s.url, second);
+    let t = Instant::now();
+    while get(&c, &format!("{}/v1/live", s.url), &key).1["queued_events"] != 0 {
+        assert!(t.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for job in jobs {
+        let (_, h) = get(
+            &c,
+            &format!("{}/v1/live/{job}/history?limit=100000", s.url),
+            &key,
+        );
+        let live = finals(h["emissions"].as_array().unwrap());
+        assert!(!live.is_empty(), "{job}: nothing fired after the restart");
+        let out = dir.path().join(format!("{job}.ndjson"));
+        let o = Command::new(BIN)
+            .args(["--data-dir", data.to_str().unwrap(), "--config", conf_s])
+            .args([
+                "replay",
+                job,
+                "--from",
+                file.to_str().unwrap(),
+                "--format",
+                "ndjson",
+            ])
+            .args(["--quiet", "--out", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let replay_em: Vec<Value> = std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let replay = finals(&replay_em);
+        for (k, rows) in &live {
+            assert_eq!(
+                replay.get(k),
+                Some(rows),
+                "{job}: window {k:?} after the restart"
+            );
+        }
+    }
+}

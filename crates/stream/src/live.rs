@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use store::Zone;
+use store::{Store, Zone};
 
 /// Settings of the live engine.
 #[derive(Debug, Clone)]
@@ -95,14 +95,22 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Live {
-    /// Builds the jobs and starts the engine thread.
-    pub fn start(cfg: LiveConfig, subscriber: Option<Subscriber>) -> Result<Live, StreamError> {
+    /// Builds the jobs, rebuilds their open state from the lake's recent events (`warm`), and
+    /// starts the engine thread.
+    pub fn start(
+        cfg: LiveConfig,
+        subscriber: Option<Subscriber>,
+        warm: Option<&Store>,
+    ) -> Result<Live, StreamError> {
         let mut jobs: Vec<Box<dyn Job>> = Vec::new();
         for (name, jc) in &cfg.jobs {
             jobs.push(
                 build(name, jc, cfg.zone)
                     .map_err(|e| StreamError::Config(format!("live job {name}: {e}")))?,
             );
+        }
+        if let Some(store) = warm {
+            warm_up(store, &mut jobs)?;
         }
         let names: Vec<String> = jobs.iter().map(|j| j.name().to_string()).collect();
         let shared = Arc::new(Shared {
@@ -217,6 +225,39 @@ impl Drop for Live {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Replays each job's horizon of the lake with its emissions discarded: windows that were open
+/// when the server stopped are open again with what they held (rebuilt in event-time order), and
+/// windows that had already fired are not reported twice.
+fn warm_up(store: &Store, jobs: &mut [Box<dyn Job>]) -> Result<(), StreamError> {
+    let t = Instant::now();
+    let mut rows = 0;
+    for job in jobs.iter_mut() {
+        let newest = store
+            .manifest()
+            .files
+            .iter()
+            .filter(|f| job.inputs().iter().any(|t| t.name() == f.table))
+            .map(|f| f.max_ts)
+            .max();
+        let Some(newest) = newest else { continue };
+        let range = replay::LakeRange {
+            shops: None,
+            from_ms: Some(newest.saturating_sub(job.horizon())),
+            to_ms: None,
+        };
+        let r = replay::feed_lake(store, job.as_mut(), &range, &mut |_| Ok(()), &|_| {})?;
+        rows += r.rows;
+    }
+    if rows > 0 {
+        tracing::info!(
+            rows,
+            secs = t.elapsed().as_secs_f64(),
+            "live jobs rebuilt their open windows from the lake"
+        );
+    }
+    Ok(())
 }
 
 fn run(

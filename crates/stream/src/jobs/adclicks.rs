@@ -248,4 +248,8 @@ impl Job for AdClicks {
     fn watermarks(&self) -> Vec<(String, i64)> {
         self.groups.watermarks()
     }
+
+    fn horizon(&self) -> i64 {
+        self.groups.horizon(self.geo.size().max(86_400_000))
+    }
 }

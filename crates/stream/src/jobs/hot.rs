@@ -391,4 +391,8 @@ impl Job for Hot {
     fn watermarks(&self) -> Vec<(String, i64)> {
         self.groups.watermarks()
     }
+
+    fn horizon(&self) -> i64 {
+        self.groups.horizon(self.geo.size())
+    }
 }

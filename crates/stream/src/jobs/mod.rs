@@ -70,6 +70,9 @@ pub trait Job: Send {
     fn counters(&self) -> Counters;
     /// Each shop's current watermark (UTC ms).
     fn watermarks(&self) -> Vec<(String, i64)>;
+    /// How far back (ms of event time before the newest event) the job's open state can reach:
+    /// replaying that much of the lake rebuilds it after a restart.
+    fn horizon(&self) -> i64;
 }
 
 /// Names of every job, with a one-line description.
@@ -226,6 +229,11 @@ pub(crate) struct Groups<S> {
 }
 
 impl<S> Groups<S> {
+    /// Window reach plus out-of-orderness and lateness.
+    pub fn horizon(&self, reach: i64) -> i64 {
+        reach + self.common.ooo + self.common.lateness
+    }
+
     pub fn new(common: Common) -> Groups<S> {
         Groups {
             map: FxHashMap::default(),

@@ -189,4 +189,9 @@ impl Job for SessionJob {
     fn watermarks(&self) -> Vec<(String, i64)> {
         self.groups.watermarks()
     }
+
+    fn horizon(&self) -> i64 {
+        // A session can chain on; a day covers all but marathon sessions.
+        self.groups.horizon(self.gap.max(86_400_000))
+    }
 }

@@ -220,4 +220,9 @@ impl Job for Uv {
     fn watermarks(&self) -> Vec<(String, i64)> {
         self.groups.watermarks()
     }
+
+    fn horizon(&self) -> i64 {
+        self.groups
+            .horizon(self.geos.iter().map(|g| g.size()).max().unwrap_or(0))
+    }
 }
