@@ -1,6 +1,9 @@
 //! The real binary in fresh temp dirs: imports of every real sample, stats, quarantine replay,
 //! and the lake read by DuckDB as an independent reader.
 
+mod common;
+
+use common::sp;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -15,22 +18,6 @@ fn datasets() -> Option<PathBuf> {
         eprintln!("skipping: data sets not found at {}", p.display());
         None
     }
-}
-
-fn sp(data: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_storepulse"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env_remove("STOREPULSE_CONFIG")
-        .output()
-        .expect("run storepulse");
-    assert!(
-        out.status.success(),
-        "storepulse {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 fn json(out: &Output) -> serde_json::Value {

@@ -102,6 +102,38 @@ fn finals(emissions: &[Value]) -> BTreeMap<Key, Value> {
     m
 }
 
+/// Runs `storepulse replay <job>` over an NDJSON file: its JSON summary and emissions.
+fn replay(data: &Path, conf: &str, job: &str, file: &Path, dir: &Path) -> (Value, Vec<Value>) {
+    let out = dir.join(format!("{job}.ndjson"));
+    let o = Command::new(BIN)
+        .args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--config",
+            conf,
+            "--json",
+        ])
+        .args([
+            "replay",
+            job,
+            "--from",
+            file.to_str().unwrap(),
+            "--format",
+            "ndjson",
+        ])
+        .args(["--quiet", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let emissions = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (summary, emissions)
+}
+
 fn get(c: &Client, url: &str, key: &str) -> (u16, Value) {
     let r = c.get(url).bearer_auth(key).send().unwrap();
     let st = r.status().as_u16();
@@ -226,33 +258,7 @@ fn live_results_equal_replay_results_and_reach_sse_api_and_lake() {
             .map(metric_values)
             .sum::<usize>();
 
-        let out = dir.path().join(format!("{job}.ndjson"));
-        let o = Command::new(BIN)
-            .args([
-                "--data-dir",
-                data.to_str().unwrap(),
-                "--config",
-                conf_s,
-                "--json",
-            ])
-            .args([
-                "replay",
-                job,
-                "--from",
-                file.to_str().unwrap(),
-                "--format",
-                "ndjson",
-            ])
-            .args(["--quiet", "--out", out.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
-        let replay_em: Vec<Value> = std::fs::read_to_string(&out)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let (summary, replay_em) = replay(&data, conf_s, job, &file, dir.path());
         let replay = finals(&replay_em);
         for (k, rows) in &live {
             assert_eq!(replay.get(k), Some(rows), "{job}: window {k:?} differs");
@@ -405,26 +411,7 @@ fn open_windows_survive_a_restart() {
         );
         let live = finals(h["emissions"].as_array().unwrap());
         assert!(!live.is_empty(), "{job}: nothing fired after the restart");
-        let out = dir.path().join(format!("{job}.ndjson"));
-        let o = Command::new(BIN)
-            .args(["--data-dir", data.to_str().unwrap(), "--config", conf_s])
-            .args([
-                "replay",
-                job,
-                "--from",
-                file.to_str().unwrap(),
-                "--format",
-                "ndjson",
-            ])
-            .args(["--quiet", "--out", out.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let replay_em: Vec<Value> = std::fs::read_to_string(&out)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let (_, replay_em) = replay(&data, conf_s, job, &file, dir.path());
         let replay = finals(&replay_em);
         for (k, rows) in &live {
             assert_eq!(

@@ -1,24 +1,11 @@
 //! `storepulse replay` end to end: the lake (even with overlapping files) gives what the file
 //! gives, results land in the lake's results table, and hot-items equals DuckDB's SQL answer.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn sp(data: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_storepulse"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env_remove("STOREPULSE_CONFIG")
-        .output()
-        .expect("run storepulse");
-    assert!(
-        out.status.success(),
-        "storepulse {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use common::sp;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn gen_csv(dir: &Path, events: &str) -> PathBuf {
     let csv = dir.join("events.csv");

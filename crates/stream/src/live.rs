@@ -260,6 +260,14 @@ fn warm_up(store: &Store, jobs: &mut [Box<dyn Job>]) -> Result<(), StreamError> 
     Ok(())
 }
 
+/// Where emissions go: the in-memory views, subscribers and the results table.
+struct Publisher {
+    cfg: LiveConfig,
+    shared: Arc<Shared>,
+    subscriber: Option<Subscriber>,
+    writer: Option<ResultsWriter>,
+}
+
 fn run(
     mut jobs: Vec<Box<dyn Job>>,
     cfg: LiveConfig,
@@ -267,12 +275,18 @@ fn run(
     shared: Arc<Shared>,
     subscriber: Option<Subscriber>,
 ) {
-    let mut writer = cfg.data_dir.as_deref().map(ResultsWriter::new);
+    let writer = cfg.data_dir.as_deref().map(ResultsWriter::new);
+    let mut p = Publisher {
+        cfg,
+        shared,
+        subscriber,
+        writer,
+    };
     let mut last_flush = Instant::now();
     let mut last_tick = Instant::now();
     let mut out = Vec::new();
     loop {
-        let msg = rx.recv_timeout(cfg.tick_every);
+        let msg = rx.recv_timeout(p.cfg.tick_every);
         let now = collect::now_ms();
         match msg {
             Ok(Msg::Tables(tables, at)) => {
@@ -282,102 +296,81 @@ fn run(
                     if let Err(e) =
                         replay::process_tables(job.as_mut(), &tables, at, &mut out, &mut n)
                     {
-                        shared.errors.fetch_add(1, Ordering::Relaxed);
+                        p.shared.errors.fetch_add(1, Ordering::Relaxed);
                         tracing::error!(job = job.name(), "live job failed on a batch: {e}");
                     }
-                    publish(
-                        job.as_ref(),
-                        &mut out,
-                        &cfg,
-                        &shared,
-                        &subscriber,
-                        &mut writer,
-                        now,
-                    );
+                    p.publish(job.as_ref(), &mut out, now);
                 }
-                shared.queued.fetch_sub(rows, Ordering::Relaxed);
+                p.shared.queued.fetch_sub(rows, Ordering::Relaxed);
             }
             Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {}
         }
-        if last_tick.elapsed() >= cfg.tick_every {
+        if last_tick.elapsed() >= p.cfg.tick_every {
             last_tick = Instant::now();
             for job in jobs.iter_mut() {
                 job.tick(now, &mut out);
-                publish(
-                    job.as_ref(),
-                    &mut out,
-                    &cfg,
-                    &shared,
-                    &subscriber,
-                    &mut writer,
-                    now,
-                );
+                p.publish(job.as_ref(), &mut out, now);
             }
         }
-        if let Some(w) = &mut writer
-            && last_flush.elapsed() >= cfg.flush_every
-        {
+        if last_flush.elapsed() >= p.cfg.flush_every {
             last_flush = Instant::now();
-            if let Err(e) = w.flush() {
-                tracing::error!("writing live results to the lake failed: {e}");
-            }
+            p.flush();
         }
     }
-    if let Some(w) = &mut writer
-        && let Err(e) = w.flush()
-    {
-        tracing::error!("writing live results to the lake failed: {e}");
-    }
+    p.flush();
 }
 
-fn publish(
-    job: &dyn Job,
-    out: &mut Vec<Emission>,
-    cfg: &LiveConfig,
-    shared: &Shared,
-    subscriber: &Option<Subscriber>,
-    writer: &mut Option<ResultsWriter>,
-    now: i64,
-) {
-    let fresh: Vec<Arc<Emission>> = out.drain(..).map(Arc::new).collect();
-    {
-        let mut views = lock(&shared.views);
-        let Some(v) = views.get_mut(job.name()) else {
+impl Publisher {
+    fn flush(&mut self) {
+        if let Some(w) = &mut self.writer
+            && let Err(e) = w.flush()
+        {
+            tracing::error!("writing live results to the lake failed: {e}");
+        }
+    }
+
+    fn publish(&mut self, job: &dyn Job, out: &mut Vec<Emission>, now: i64) {
+        let (cfg, shared) = (&self.cfg, &self.shared);
+        let fresh: Vec<Arc<Emission>> = out.drain(..).map(Arc::new).collect();
+        {
+            let mut views = lock(&shared.views);
+            let Some(v) = views.get_mut(job.name()) else {
+                return;
+            };
+            v.status.counters = job.counters();
+            v.status.watermarks = job.watermarks().into_iter().collect();
+            for e in &fresh {
+                if e.kind == Kind::Late {
+                    v.late.push_back(e.clone());
+                    if v.late.len() > cfg.history {
+                        v.late.pop_front();
+                    }
+                    continue;
+                }
+                if matches!(e.kind, Kind::Result | Kind::Update) {
+                    let key = (e.shop.clone(), e.end - e.start);
+                    let newer = v.latest.get(&key).is_none_or(|old| old.end <= e.end);
+                    if newer {
+                        v.latest.insert(key, e.clone());
+                    }
+                }
+                v.history.push_back(e.clone());
+                if v.history.len() > cfg.history {
+                    v.history.pop_front();
+                }
+            }
+        }
+        if fresh.is_empty() {
             return;
-        };
-        v.status.counters = job.counters();
-        v.status.watermarks = job.watermarks().into_iter().collect();
-        for e in &fresh {
-            if e.kind == Kind::Late {
-                v.late.push_back(e.clone());
-                if v.late.len() > cfg.history {
-                    v.late.pop_front();
-                }
-                continue;
-            }
-            if matches!(e.kind, Kind::Result | Kind::Update) {
-                let key = (e.shop.clone(), e.end - e.start);
-                let newer = v.latest.get(&key).is_none_or(|old| old.end <= e.end);
-                if newer {
-                    v.latest.insert(key, e.clone());
-                }
-            }
-            v.history.push_back(e.clone());
-            if v.history.len() > cfg.history {
-                v.history.pop_front();
+        }
+        if let Some(w) = &mut self.writer {
+            for e in &fresh {
+                w.push(e, now);
             }
         }
-    }
-    if fresh.is_empty() {
-        return;
-    }
-    if let Some(w) = writer {
-        for e in &fresh {
-            w.push(e, now);
+        if let Some(s) = &self.subscriber {
+            s(&fresh);
         }
-    }
-    if let Some(s) = subscriber {
-        s(&fresh);
     }
 }

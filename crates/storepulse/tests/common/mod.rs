@@ -9,6 +9,23 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_storepulse");
 
+/// Runs the binary on a data dir (no config from the environment) and requires success.
+pub fn sp(data: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("STOREPULSE_CONFIG")
+        .output()
+        .expect("run storepulse");
+    assert!(
+        out.status.success(),
+        "storepulse {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
