@@ -165,12 +165,30 @@ pub fn run(cfg: &Config, args: &ReplayArgs, json: bool) -> Result<()> {
     };
     let progress = |rows: u64| {
         if rows % (1 << 20) < 70_000 {
+            bar.set_position(rows);
             bar.set_message(format!("{} rows", thousands(rows)));
-            bar.tick();
         }
     };
     let report: ReplayReport = if args.from == "lake" {
         let store = super::open_store_read(cfg)?;
+        // A bar with an ETA: the manifest knows how many rows the job's tables hold.
+        let total: u64 = store
+            .manifest()
+            .files
+            .iter()
+            .filter(|f| job.inputs().iter().any(|t| t.name() == f.table))
+            .filter(|f| args.shop.as_ref().is_none_or(|s| *s == f.shop))
+            .map(|f| f.rows)
+            .sum();
+        if total > 0 && !bar.is_hidden() {
+            bar.set_length(total);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:40} {percent:>3}% {msg} ({per_sec}, eta {eta}) [{elapsed_precise}]",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+        }
         let parse_t = |s: &Option<String>, flag: &str| -> Result<Option<i64>> {
             s.as_deref()
                 .map(|v| model::time::parse_ts(v).map_err(|e| anyhow!("--{flag} {v:?}: {}", e.0)))
