@@ -4,11 +4,11 @@
 //! Behaviour and orders are two sources of one watermark: a window closes when both have moved
 //! past it (or one has gone idle, live).
 
-use super::{Counters, Groups, Input, Job, JobConfig, late, parse_window};
+use super::labelled::Labelled;
+use super::{Counters, Groups, Input, Job, JobConfig, late};
 use crate::StreamError;
 use crate::cols;
 use crate::emit::{Emission, KeyVal, Row};
-use crate::geometry::Geometry;
 use crate::windowed::{Acc, FiredAcc, Windowed};
 use model::EventType;
 use rustc_hash::FxHashSet;
@@ -72,8 +72,7 @@ type State = Vec<Windowed<Kpi>>;
 
 /// The kpis job.
 pub struct Kpis {
-    labels: Vec<String>,
-    geos: Vec<Geometry>,
+    windows: Labelled,
     groups: Groups<State>,
     counters: Counters,
 }
@@ -98,37 +97,38 @@ fn render(label: &str, shop: &str, wm: i64, f: FiredAcc<'_, Kpi>) -> Emission {
 impl Kpis {
     /// The job from its settings.
     pub fn new(cfg: &JobConfig, zone: Zone) -> Result<Kpis, StreamError> {
-        let labels = cfg
-            .windows
-            .clone()
-            .or_else(|| cfg.window.clone().map(|w| vec![w]))
-            .unwrap_or_else(|| vec!["1min".into(), "1h".into()]);
-        if labels.is_empty() {
-            return Err(StreamError::Config("kpis: windows is empty".into()));
-        }
-        let geos = labels
-            .iter()
-            .map(|l| parse_window(l, zone))
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(Kpis {
-            labels,
-            geos,
+            windows: Labelled::from_config(cfg, zone, &["1min", "1h"], "kpis")?,
             groups: Groups::new(cfg.common("5s", "0")?),
             counters: Counters::default(),
         })
     }
+}
 
-    fn advance_all(
-        labels: &[String],
-        state: &mut State,
-        shop: &str,
-        wm: i64,
-        force: bool,
-        out: &mut Vec<Emission>,
-    ) {
-        for (w, label) in state.iter_mut().zip(labels) {
-            if force || wm >= w.due() {
-                w.advance(wm, &mut |f| out.push(render(label, shop, wm, f)));
+fn add_fact(k: &mut Kpi, fact: Fact) {
+    match fact {
+        Fact::Action(code, user) => {
+            match code {
+                0 => k.pv += 1,
+                1 => {
+                    k.cart += 1;
+                    k.carters.insert(user);
+                }
+                2 => k.fav += 1,
+                3 => {
+                    k.buy += 1;
+                    k.buyers.insert(user);
+                }
+                _ => {}
+            }
+            k.users.insert(user);
+        }
+        Fact::Order(paid, amount) => {
+            if paid {
+                k.paid += 1;
+                k.gmv += amount;
+            } else {
+                k.orders += 1;
             }
         }
     }
@@ -198,88 +198,61 @@ impl Job for Kpis {
             _ => return Ok(()),
         };
         let Kpis {
-            labels,
-            geos,
+            windows,
             groups,
             counters,
         } = self;
         let lateness = groups.common().lateness;
-        let (g, src) = groups.get(input.shop, input.table, now, || {
-            geos.iter()
-                .map(|geo| Windowed::new(*geo, lateness))
-                .collect()
-        });
+        let (g, src) = groups.get(input.shop, input.table, now, || windows.windows(lateness));
         let before = out.len();
         for (i, fact) in facts.iter().enumerate() {
             let Some(fact) = *fact else { continue };
             counters.events += 1;
             let t = ts[i];
             let wm0 = g.wm.get();
-            for (w, (geo, label)) in g.state.iter_mut().zip(geos.iter().zip(labels.iter())) {
-                match w.pane_for(t, wm0) {
-                    Ok(k) => match fact {
-                        Fact::Action(code, user) => {
-                            match code {
-                                0 => k.pv += 1,
-                                1 => {
-                                    k.cart += 1;
-                                    k.carters.insert(user);
-                                }
-                                2 => k.fav += 1,
-                                3 => {
-                                    k.buy += 1;
-                                    k.buyers.insert(user);
-                                }
-                                _ => {}
-                            }
-                            k.users.insert(user);
-                        }
-                        Fact::Order(paid, amount) => {
-                            if paid {
-                                k.paid += 1;
-                                k.gmv += amount;
-                            } else {
-                                k.orders += 1;
-                            }
-                        }
-                    },
-                    Err(_) => {
-                        counters.late += 1;
-                        out.push(late(
-                            "kpis",
-                            input.shop,
-                            geo,
-                            t,
-                            wm0,
-                            vec![("window", KeyVal::Text(label.clone()))],
-                        ));
-                    }
-                }
-            }
+            windows.add(
+                &mut g.state,
+                t,
+                wm0,
+                |k| add_fact(k, fact),
+                |geo, label| {
+                    counters.late += 1;
+                    let keys = vec![("window", KeyVal::Text(label.to_string()))];
+                    out.push(late("kpis", input.shop, geo, t, wm0, keys));
+                },
+            );
             let wm = g.wm.observe(src, t);
-            Kpis::advance_all(labels, &mut g.state, input.shop, wm, false, out);
+            windows.advance(&mut g.state, wm, false, &mut |label, f| {
+                out.push(render(label, input.shop, wm, f))
+            });
         }
         let wm = g.wm.get();
-        Kpis::advance_all(labels, &mut g.state, input.shop, wm, true, out);
+        windows.advance(&mut g.state, wm, true, &mut |label, f| {
+            out.push(render(label, input.shop, wm, f))
+        });
         counters.emitted += (out.len() - before) as u64;
         Ok(())
     }
 
     fn tick(&mut self, now: i64, out: &mut Vec<Emission>) {
         let before = out.len();
-        let labels = &self.labels;
+        let windows = &self.windows;
         self.groups.tick(now, |shop, g| {
             let wm = g.wm.get();
-            Kpis::advance_all(labels, &mut g.state, shop, wm, true, out);
+            windows.advance(&mut g.state, wm, true, &mut |label, f| {
+                out.push(render(label, shop, wm, f))
+            });
         });
         self.counters.emitted += (out.len() - before) as u64;
     }
 
     fn finish(&mut self, out: &mut Vec<Emission>) {
         let before = out.len();
-        let labels = &self.labels;
+        let windows = &self.windows;
         self.groups.finish(|shop, g| {
-            Kpis::advance_all(labels, &mut g.state, shop, i64::MAX, true, out);
+            windows.advance(&mut g.state, i64::MAX, true, &mut |label, f| {
+                out.push(render(label, shop, i64::MAX, f))
+            });
         });
         self.counters.emitted += (out.len() - before) as u64;
     }
@@ -293,7 +266,6 @@ impl Job for Kpis {
     }
 
     fn horizon(&self) -> i64 {
-        self.groups
-            .horizon(self.geos.iter().map(|g| g.size()).max().unwrap_or(0))
+        self.groups.horizon(self.windows.reach())
     }
 }

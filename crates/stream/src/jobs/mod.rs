@@ -7,6 +7,7 @@
 mod adclicks;
 mod hot;
 mod kpis;
+mod labelled;
 mod sessions;
 mod uv;
 

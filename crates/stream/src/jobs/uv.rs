@@ -3,11 +3,11 @@
 //! standard error 1.04/√16384 ≈ 0.81 %, so 99.7 % of estimates fall within ±2.4 %). Set
 //! `exact = false` to keep only the sketch when day-long windows would hold millions of ids.
 
-use super::{Counters, Groups, Input, Job, JobConfig, late, parse_window};
+use super::labelled::Labelled;
+use super::{Counters, Groups, Input, Job, JobConfig, late};
 use crate::StreamError;
 use crate::cols;
 use crate::emit::{Emission, KeyVal, Row};
-use crate::geometry::Geometry;
 use crate::windowed::{Acc, FiredAcc, Windowed};
 use model::EventType;
 use rustc_hash::FxHashSet;
@@ -44,8 +44,7 @@ impl Acc for Distinct {
 
 /// The uv job.
 pub struct Uv {
-    labels: Vec<String>,
-    geos: Vec<Geometry>,
+    windows: Labelled,
     exact: bool,
     groups: Groups<Vec<Windowed<Distinct>>>,
     counters: Counters,
@@ -77,25 +76,8 @@ fn render(label: &str, shop: &str, wm: i64, f: FiredAcc<'_, Distinct>) -> Emissi
 impl Uv {
     /// The job from its settings.
     pub fn new(cfg: &JobConfig, zone: Zone) -> Result<Uv, StreamError> {
-        let labels = cfg
-            .windows
-            .clone()
-            .or_else(|| cfg.window.clone().map(|w| vec![w]))
-            .unwrap_or_else(|| vec!["1h".into(), "1d".into()]);
-        let mut geos = labels
-            .iter()
-            .map(|l| parse_window(l, zone))
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some(slide) = &cfg.slide {
-            let s = super::parse_duration(slide)?;
-            geos = geos
-                .into_iter()
-                .map(|g| Geometry::sliding(g.size(), s).map_err(StreamError::Config))
-                .collect::<Result<_, _>>()?;
-        }
         Ok(Uv {
-            labels,
-            geos,
+            windows: Labelled::from_config(cfg, zone, &["1h", "1d"], "uv")?,
             exact: cfg.exact.unwrap_or(true),
             groups: Groups::new(cfg.common("5s", "0")?),
             counters: Counters::default(),
@@ -128,87 +110,74 @@ impl Job for Uv {
         let ts = cols::ts(input.batch)?;
         let users = cols::ints(input.batch, "user_id")?;
         let Uv {
-            labels,
-            geos,
+            windows,
             exact,
             groups,
             counters,
         } = self;
+        let exact = *exact;
         let lateness = groups.common().lateness;
-        let (g, src) = groups.get(input.shop, input.table, now, || {
-            geos.iter()
-                .map(|geo| Windowed::new(*geo, lateness))
-                .collect()
-        });
+        let (g, src) = groups.get(input.shop, input.table, now, || windows.windows(lateness));
         let before = out.len();
         for (i, &t) in ts.iter().enumerate() {
             let Some(user) = users.get(i) else { continue };
             counters.events += 1;
             let wm0 = g.wm.get();
             let h = mix(user);
-            for (w, (geo, label)) in g.state.iter_mut().zip(geos.iter().zip(labels.iter())) {
-                match w.pane_for(t, wm0) {
-                    Ok(d) => {
-                        match &mut d.exact {
-                            Some(set) if *exact => {
-                                set.insert(user);
-                            }
-                            _ => d.exact = None,
+            windows.add(
+                &mut g.state,
+                t,
+                wm0,
+                |d: &mut Distinct| {
+                    match &mut d.exact {
+                        Some(set) if exact => {
+                            set.insert(user);
                         }
-                        d.sketch.insert_hash(h);
+                        _ => d.exact = None,
                     }
-                    Err(_) => {
-                        counters.late += 1;
-                        out.push(late(
-                            "uv",
-                            input.shop,
-                            geo,
-                            t,
-                            wm0,
-                            vec![
-                                ("window", KeyVal::Text(label.clone())),
-                                ("user_id", KeyVal::Int(user)),
-                            ],
-                        ));
-                    }
-                }
-            }
+                    d.sketch.insert_hash(h);
+                },
+                |geo, label| {
+                    counters.late += 1;
+                    let keys = vec![
+                        ("window", KeyVal::Text(label.to_string())),
+                        ("user_id", KeyVal::Int(user)),
+                    ];
+                    out.push(late("uv", input.shop, geo, t, wm0, keys));
+                },
+            );
             let wm = g.wm.observe(src, t);
-            for (w, label) in g.state.iter_mut().zip(labels.iter()) {
-                if wm >= w.due() {
-                    w.advance(wm, &mut |f| out.push(render(label, input.shop, wm, f)));
-                }
-            }
+            windows.advance(&mut g.state, wm, false, &mut |label, f| {
+                out.push(render(label, input.shop, wm, f))
+            });
         }
         let wm = g.wm.get();
-        for (w, label) in g.state.iter_mut().zip(labels.iter()) {
-            w.advance(wm, &mut |f| out.push(render(label, input.shop, wm, f)));
-        }
+        windows.advance(&mut g.state, wm, true, &mut |label, f| {
+            out.push(render(label, input.shop, wm, f))
+        });
         counters.emitted += (out.len() - before) as u64;
         Ok(())
     }
 
     fn tick(&mut self, now: i64, out: &mut Vec<Emission>) {
         let before = out.len();
-        let labels = &self.labels;
+        let windows = &self.windows;
         self.groups.tick(now, |shop, g| {
             let wm = g.wm.get();
-            for (w, label) in g.state.iter_mut().zip(labels.iter()) {
-                w.advance(wm, &mut |f| out.push(render(label, shop, wm, f)));
-            }
+            windows.advance(&mut g.state, wm, true, &mut |label, f| {
+                out.push(render(label, shop, wm, f))
+            });
         });
         self.counters.emitted += (out.len() - before) as u64;
     }
 
     fn finish(&mut self, out: &mut Vec<Emission>) {
         let before = out.len();
-        let labels = &self.labels;
+        let windows = &self.windows;
         self.groups.finish(|shop, g| {
-            for (w, label) in g.state.iter_mut().zip(labels.iter()) {
-                w.advance(i64::MAX, &mut |f| {
-                    out.push(render(label, shop, i64::MAX, f))
-                });
-            }
+            windows.advance(&mut g.state, i64::MAX, true, &mut |label, f| {
+                out.push(render(label, shop, i64::MAX, f))
+            });
         });
         self.counters.emitted += (out.len() - before) as u64;
     }
@@ -222,7 +191,6 @@ impl Job for Uv {
     }
 
     fn horizon(&self) -> i64 {
-        self.groups
-            .horizon(self.geos.iter().map(|g| g.size()).max().unwrap_or(0))
+        self.groups.horizon(self.windows.reach())
     }
 }
