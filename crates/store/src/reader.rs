@@ -83,24 +83,14 @@ impl Store {
             .cloned()
             .collect();
         files.sort_by(|a, b| (&a.dt, a.min_ts, a.seq).cmp(&(&b.dt, b.min_ts, b.seq)));
-        ScanIter {
-            root: self.root().to_path_buf(),
-            scan,
-            files: files.into_iter(),
-            current: None,
-        }
+        ScanIter::over(self.root(), scan, files)
     }
 }
 
 impl Store {
     /// A scan over exactly these files.
     pub(crate) fn scan_files(&self, scan: Scan, files: Vec<FileEntry>) -> ScanIter {
-        ScanIter {
-            root: self.root().to_path_buf(),
-            scan,
-            files: files.into_iter(),
-            current: None,
-        }
+        ScanIter::over(self.root(), scan, files)
     }
 }
 

@@ -138,7 +138,8 @@ proptest! {
         raw in prop::collection::vec((0i64..400, 0i64..4, 0i64..20), 1..200),
         batch in 1usize..30,
     ) {
-        let (gap, ooo) = (60_000i64, 30_000i64);
+        // Out-of-orderness 30 s, larger than the stream's 20 s of disorder: nothing is late.
+        let gap = 60_000i64;
         // Times drift forward; each event is at most 20 s older than the newest before it.
         let mut t = 0i64;
         let mut newest = 0i64;
@@ -178,7 +179,6 @@ proptest! {
         }
         want.sort();
         prop_assert_eq!(got, want);
-        prop_assert!(ooo > 20_000, "the stream's disorder stays inside the bound");
     }
 }
 
