@@ -217,28 +217,17 @@ impl Job for AdClicks {
         Ok(())
     }
 
-    fn tick(&mut self, now: i64, out: &mut Vec<Emission>) {
-        let before = out.len();
+    fn advance_groups(&mut self, now: Option<i64>, out: &mut Vec<Emission>) {
         let names = &self.names;
-        self.groups.tick(now, |shop, g| {
-            let wm = g.wm.get();
-            g.state
-                .provinces
-                .advance(wm, &mut |f| out.push(render(names, shop, wm, f)));
-        });
-        self.counters.emitted += (out.len() - before) as u64;
-    }
-
-    fn finish(&mut self, out: &mut Vec<Emission>) {
-        let before = out.len();
-        let names = &self.names;
-        self.groups.finish(|shop, g| {
-            g.state.provinces.advance(i64::MAX, &mut |f| {
-                out.push(render(names, shop, i64::MAX, f))
+        self.groups
+            .each(now, &mut self.counters, out, |shop, g, wm, out| {
+                g.state
+                    .provinces
+                    .advance(wm, &mut |f| out.push(render(names, shop, wm, f)));
+                if now.is_none() {
+                    g.state.days.clear();
+                }
             });
-            g.state.days.clear();
-        });
-        self.counters.emitted += (out.len() - before) as u64;
     }
 
     fn counters(&self) -> Counters {

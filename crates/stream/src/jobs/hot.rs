@@ -332,7 +332,7 @@ impl Job for Hot {
         Ok(())
     }
 
-    fn tick(&mut self, now: i64, out: &mut Vec<Emission>) {
+    fn advance_groups(&mut self, now: Option<i64>, out: &mut Vec<Emission>) {
         let (name, metric) = (self.name(), self.metric());
         let Hot {
             what,
@@ -349,39 +349,10 @@ impl Job for Hot {
             top: *top,
             names,
         };
-        let before = out.len();
-        groups.tick(now, |shop, g| {
-            let wm = g.wm.get();
+        groups.each(now, counters, out, |shop, g, wm, out| {
             g.state
-                .advance(wm, &mut |f| out.push(render(&shape, shop, wm, f)));
+                .advance(wm, &mut |f| out.push(render(&shape, shop, wm, f)))
         });
-        counters.emitted += (out.len() - before) as u64;
-    }
-
-    fn finish(&mut self, out: &mut Vec<Emission>) {
-        let (name, metric) = (self.name(), self.metric());
-        let Hot {
-            what,
-            top,
-            groups,
-            names,
-            counters,
-            ..
-        } = self;
-        let shape = Shape {
-            name,
-            what: *what,
-            metric,
-            top: *top,
-            names,
-        };
-        let before = out.len();
-        groups.finish(|shop, g| {
-            g.state.advance(i64::MAX, &mut |f| {
-                out.push(render(&shape, shop, i64::MAX, f))
-            });
-        });
-        counters.emitted += (out.len() - before) as u64;
     }
 
     fn counters(&self) -> Counters {

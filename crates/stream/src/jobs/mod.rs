@@ -64,9 +64,16 @@ pub trait Job: Send {
         out: &mut Vec<Emission>,
     ) -> Result<(), StreamError>;
     /// Processing-time housekeeping (idle sources); live only.
-    fn tick(&mut self, now: i64, out: &mut Vec<Emission>);
+    fn tick(&mut self, now: i64, out: &mut Vec<Emission>) {
+        self.advance_groups(Some(now), out);
+    }
     /// End of input: every window fires.
-    fn finish(&mut self, out: &mut Vec<Emission>);
+    fn finish(&mut self, out: &mut Vec<Emission>) {
+        self.advance_groups(None, out);
+    }
+    /// Fires what each shop's watermark now allows: with `Some(now)`, shops whose watermark moved
+    /// with processing time; with `None`, every shop, its watermark closed (end of input).
+    fn advance_groups(&mut self, now: Option<i64>, out: &mut Vec<Emission>);
     /// Totals so far.
     fn counters(&self) -> Counters;
     /// Each shop's current watermark (UTC ms).
@@ -283,6 +290,28 @@ impl<S> Groups<S> {
     /// Every shop's state.
     pub fn states_mut(&mut self) -> impl Iterator<Item = &mut S> {
         self.map.values_mut().map(|g| &mut g.state)
+    }
+
+    /// Runs `f` with each shop, its group and its watermark: shops whose watermark moved with
+    /// processing time (`Some(now)`) or every shop with its watermark closed (`None`); counts
+    /// what `f` emits.
+    pub fn each(
+        &mut self,
+        now: Option<i64>,
+        counters: &mut Counters,
+        out: &mut Vec<Emission>,
+        mut f: impl FnMut(&str, &mut Group<S>, i64, &mut Vec<Emission>),
+    ) {
+        let before = out.len();
+        let mut run = |shop: &str, g: &mut Group<S>| {
+            let wm = g.wm.get();
+            f(shop, g, wm, out)
+        };
+        match now {
+            Some(now) => self.tick(now, &mut run),
+            None => self.finish(&mut run),
+        }
+        counters.emitted += (out.len() - before) as u64;
     }
 
     /// Runs `f` on every group whose watermark moved with processing time.

@@ -161,25 +161,13 @@ impl Job for SessionJob {
         Ok(())
     }
 
-    fn tick(&mut self, now: i64, out: &mut Vec<Emission>) {
-        let before = out.len();
+    fn advance_groups(&mut self, now: Option<i64>, out: &mut Vec<Emission>) {
         let gap = self.gap;
-        self.groups.tick(now, |shop, g| {
-            let wm = g.wm.get();
-            g.state
-                .advance(wm, &mut |f| out.push(render(gap, shop, wm, f)));
-        });
-        self.counters.emitted += (out.len() - before) as u64;
-    }
-
-    fn finish(&mut self, out: &mut Vec<Emission>) {
-        let before = out.len();
-        let gap = self.gap;
-        self.groups.finish(|shop, g| {
-            g.state
-                .advance(i64::MAX, &mut |f| out.push(render(gap, shop, i64::MAX, f)));
-        });
-        self.counters.emitted += (out.len() - before) as u64;
+        self.groups
+            .each(now, &mut self.counters, out, |shop, g, wm, out| {
+                g.state
+                    .advance(wm, &mut |f| out.push(render(gap, shop, wm, f)))
+            });
     }
 
     fn counters(&self) -> Counters {

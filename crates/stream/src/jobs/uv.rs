@@ -159,27 +159,14 @@ impl Job for Uv {
         Ok(())
     }
 
-    fn tick(&mut self, now: i64, out: &mut Vec<Emission>) {
-        let before = out.len();
+    fn advance_groups(&mut self, now: Option<i64>, out: &mut Vec<Emission>) {
         let windows = &self.windows;
-        self.groups.tick(now, |shop, g| {
-            let wm = g.wm.get();
-            windows.advance(&mut g.state, wm, true, &mut |label, f| {
-                out.push(render(label, shop, wm, f))
+        self.groups
+            .each(now, &mut self.counters, out, |shop, g, wm, out| {
+                windows.advance(&mut g.state, wm, true, &mut |label, f| {
+                    out.push(render(label, shop, wm, f))
+                })
             });
-        });
-        self.counters.emitted += (out.len() - before) as u64;
-    }
-
-    fn finish(&mut self, out: &mut Vec<Emission>) {
-        let before = out.len();
-        let windows = &self.windows;
-        self.groups.finish(|shop, g| {
-            windows.advance(&mut g.state, i64::MAX, true, &mut |label, f| {
-                out.push(render(label, shop, i64::MAX, f))
-            });
-        });
-        self.counters.emitted += (out.len() - before) as u64;
     }
 
     fn counters(&self) -> Counters {
