@@ -114,6 +114,26 @@ pub fn user_schema() -> SchemaRef {
     ]))
 }
 
+/// The results table of the real-time jobs, in long form (one row per key and metric), under
+/// `lake/results/job=<job>/dt=<YYYY-MM-DD>/`.
+pub fn results_schema() -> SchemaRef {
+    use DataType::{Float64, Int32, Utf8};
+    Arc::new(Schema::new(vec![
+        f("job", Utf8, false),
+        f("kind", Utf8, false),
+        f("shop", Utf8, false),
+        f("window_start", ts_type(), false),
+        f("window_end", ts_type(), false),
+        f("revision", Int32, false),
+        f("emitted_at", ts_type(), false),
+        f("rank", Int32, true),
+        f("key_name", Utf8, false),
+        f("key", Utf8, false),
+        f("metric", Utf8, false),
+        f("value", Float64, false),
+    ]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use crate::auth::{KeyStore, Principal, Scope};
 use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::{dims, ingest, live, openapi, read};
+use crate::{analytics, dims, ingest, jobs, live, openapi, read};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -50,6 +50,14 @@ pub struct App {
     pub live_tx: tokio::sync::broadcast::Sender<Arc<stream::Emission>>,
     /// Set at shutdown so that endless responses (event streams) end.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// The SQL engine for queries and analyses (its own runtime).
+    pub query: Arc<query::Engine>,
+    /// The lake's calendar zone.
+    pub zone: store::Zone,
+    /// The scheduler (`None` without `[[schedule]]` entries).
+    pub scheduler: Option<Arc<crate::scheduler::Scheduler>>,
+    /// The result sink and its settings (`None` unless `[sink] url` is set).
+    pub sink: Option<(sink::Sink, crate::sinks::SinkConfig)>,
 }
 
 impl App {
@@ -114,6 +122,16 @@ pub fn routes() -> Routes {
         .add("GET", "/v1/live/stream", get(live::sse))
         .add("GET", "/v1/live/{job}", get(live::latest))
         .add("GET", "/v1/live/{job}/history", get(live::history))
+        .add("POST", "/v1/query", post(analytics::post_query))
+        .add("GET", "/v1/analyses", get(analytics::list_analyses))
+        .add(
+            "POST",
+            "/v1/analyses/{name}",
+            post(analytics::post_analysis),
+        )
+        .add("GET", "/v1/jobs", get(jobs::list))
+        .add("GET", "/v1/jobs/runs", get(jobs::runs))
+        .add("POST", "/v1/jobs/{name}/run", post(jobs::run_now))
 }
 
 /// The complete router over a state.
@@ -167,6 +185,14 @@ pub struct ServeOptions {
     pub compact_target_rows: u64,
     /// The live engine's settings (`None`: no live jobs).
     pub live: Option<stream::live::LiveConfig>,
+    /// Limits of SQL queries and analyses.
+    pub query: query::Limits,
+    /// Scheduled tasks.
+    pub schedule: Vec<crate::scheduler::ScheduleSpec>,
+    /// Report definitions besides daily and weekly.
+    pub reports: std::collections::BTreeMap<String, query::report::ReportSpec>,
+    /// The result sink (`[sink]`).
+    pub sink: crate::sinks::SinkConfig,
 }
 
 /// Opens the store, folds what a previous run left in the WAL, and builds the state.
@@ -231,6 +257,40 @@ pub fn open(opts: ServeOptions) -> Result<(AppState, Folder), store::StoreError>
         }
         None => None,
     };
+    let engine = query::Engine::new(&opts.store.data_dir, opts.query.clone()).map_err(|e| {
+        store::StoreError::Io {
+            context: "starting the query engine".into(),
+            err: std::io::Error::other(e.to_string()),
+        }
+    })?;
+    let engine = Arc::new(engine);
+    let sink = connect_sink(&opts.sink)?;
+    let scheduler = if opts.schedule.is_empty() {
+        None
+    } else {
+        let runner = crate::tasks::runner(crate::tasks::TaskEnv {
+            store: store.clone(),
+            engine: engine.clone(),
+            zone: opts.store.zone,
+            data_dir: opts.store.data_dir.clone(),
+            reports: opts.reports.clone(),
+            compact_small_bytes: opts.compact_small_bytes,
+            compact_target_rows: opts.compact_target_rows,
+            sink: sink.as_ref().map(|(s, _)| s.clone()),
+        });
+        let log = opts.store.data_dir.join("state/job-runs.ndjson");
+        let s = crate::scheduler::Scheduler::new(
+            opts.schedule.clone(),
+            opts.store.zone,
+            Some(log),
+            runner,
+        )
+        .map_err(|e| store::StoreError::Io {
+            context: "reading [[schedule]]".into(),
+            err: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+        })?;
+        Some(s)
+    };
     let app = Arc::new(App {
         cfg: opts.server,
         store,
@@ -246,8 +306,30 @@ pub fn open(opts: ServeOptions) -> Result<(AppState, Folder), store::StoreError>
         live,
         live_tx,
         shutdown: tokio::sync::watch::channel(false).0,
+        query: engine,
+        zone: opts.store.zone,
+        scheduler,
+        sink,
     });
     Ok((app, folder))
+}
+
+/// Connects the result sink, if one is configured (from a blocking thread of the runtime).
+fn connect_sink(
+    cfg: &crate::sinks::SinkConfig,
+) -> Result<Option<(sink::Sink, crate::sinks::SinkConfig)>, store::StoreError> {
+    if !cfg.enabled() {
+        return Ok(None);
+    }
+    let err = |e: String| store::StoreError::Io {
+        context: "connecting the result sink ([sink] url)".into(),
+        err: std::io::Error::other(e),
+    };
+    let handle = tokio::runtime::Handle::try_current().map_err(|e| err(e.to_string()))?;
+    let s = handle
+        .block_on(sink::Sink::connect(&cfg.url, &cfg.table_prefix))
+        .map_err(|e| err(e.to_string()))?;
+    Ok(Some((s, cfg.clone())))
 }
 
 /// Runs the server until SIGTERM or SIGINT, then stops taking requests, lets in-flight ones
@@ -263,6 +345,20 @@ pub async fn serve(
         );
     }
     let addr = listener.local_addr()?;
+    if let Some(s) = &app.scheduler {
+        s.start(app.shutdown.subscribe());
+    }
+    if let Some((sink, cfg)) = &app.sink
+        && cfg.live
+        && app.live.is_some()
+    {
+        crate::sinks::spawn_live(
+            sink.clone(),
+            app.live_tx.subscribe(),
+            cfg.flush_secs,
+            app.shutdown.subscribe(),
+        );
+    }
     tracing::info!(%addr, "listening");
     let closing = app.clone();
     let result = axum::serve(listener, router(app.clone()))

@@ -22,6 +22,7 @@
 //! Storage is `storepulse-store`; the live jobs are `storepulse-stream`.
 #![deny(missing_docs)]
 
+pub mod analytics;
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -31,11 +32,15 @@ pub mod dims;
 pub mod error;
 pub mod freshness;
 pub mod ingest;
+pub mod jobs;
 pub mod live;
 pub mod loadgen;
 pub mod metrics;
 pub mod openapi;
 pub mod read;
+pub mod scheduler;
+pub mod sinks;
+pub mod tasks;
 
 pub use app::{ServeOptions, open, serve};
 pub use config::ServerConfig;

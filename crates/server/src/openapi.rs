@@ -4,7 +4,7 @@
 use crate::app::AppState;
 use crate::auth::Scope;
 use crate::error::ApiError;
-use crate::{dims, ingest, live, read};
+use crate::{analytics, dims, ingest, jobs, live, read};
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -38,11 +38,13 @@ impl Modify for Security {
         read::health, read::metrics, serve_doc, ingest::post_events,
         dims::put_items, dims::get_item, dims::put_users, dims::get_user, dims::delete_user,
         read::stats, read::quarantine, read::replay, read::audit,
-        live::list, live::sse, live::latest, live::history
+        live::list, live::sse, live::latest, live::history,
+        analytics::post_query, analytics::list_analyses, analytics::post_analysis,
+        jobs::list, jobs::runs, jobs::run_now
     ),
-    components(schemas(ingest::IngestReply, ingest::RowError, dims::UpsertReply, dims::ItemOut, dims::UserOut, read::QuarantinePage, read::ReplayRequest)),
+    components(schemas(ingest::IngestReply, ingest::RowError, dims::UpsertReply, dims::ItemOut, dims::UserOut, read::QuarantinePage, read::ReplayRequest, analytics::QueryRequest, analytics::AnalysisInfo, crate::scheduler::RunRecord, crate::scheduler::JobInfo)),
     modifiers(&Security),
-    tags((name = "ingest"), (name = "dimensions"), (name = "read"), (name = "live"), (name = "operations"))
+    tags((name = "ingest"), (name = "dimensions"), (name = "read"), (name = "live"), (name = "analytics"), (name = "operations"))
 )]
 pub struct ApiDoc;
 

@@ -46,7 +46,7 @@ pub use events::to_events;
 pub use fold::Folder;
 pub use manifest::{FileEntry, ImportProgress, Manifest, QuarantineFile};
 pub use ordered::OrderedScan;
-pub use quarantine::replayable;
+pub use quarantine::{read_quarantine_file, replayable};
 pub use sketch::{Hll, mix};
 pub use stats::{Distinct, LakeStats, TableStats, stats, stats_of};
 pub use store::{

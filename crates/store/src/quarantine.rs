@@ -127,7 +127,18 @@ impl Store {
 }
 
 fn read_file(store: &Store, q: &QuarantineFile) -> Result<Vec<QuarantineRecord>, StoreError> {
-    let path = store.root().join(&q.path);
+    read_quarantine_file(store.root(), q)
+}
+
+/// The rows of one quarantine file (`root` = the data dir), for readers without a [`Store`].
+pub fn read_quarantine_file(
+    root: &std::path::Path,
+    q: &QuarantineFile,
+) -> Result<Vec<QuarantineRecord>, StoreError> {
+    let mut path = root.join(&q.path);
+    if let (false, Some(staged)) = (path.exists(), &q.staged) {
+        path = root.join(staged);
+    }
     let f = std::fs::File::open(&path).ctx(|| format!("reading {}", q.path))?;
     let mut out = Vec::new();
     for line in BufReader::new(f).lines() {

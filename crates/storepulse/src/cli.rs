@@ -43,6 +43,13 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run a live job over history: the lake or a file. `storepulse replay --list` lists jobs.
     Replay(Box<ReplayArgs>),
+    /// Run read-only SQL over the whole lake (tables: behavior, orders, payment, login, ad_click,
+    /// page_view, quarantine, results, items, users).
+    Query(QueryArgs),
+    /// Built-in analyses: kpis, funnel, retention, rfm, activity, rankings, repeat, paths.
+    Analyze(Box<AnalyzeArgs>),
+    /// Build a report (daily, weekly or one from [reports.<name>]): HTML with charts + CSV + JSON.
+    Report(ReportArgs),
     /// Create and list API keys.
     Keys(KeysArgs),
     /// Load generators and benchmarks.
@@ -169,6 +176,22 @@ pub enum BenchAction {
     /// Time from an event that moves the watermark past a window's end to that window's
     /// hot-items result on the server's event stream.
     Freshness(BenchFreshnessArgs),
+    /// Time SQL queries and built-in analyses on the lake (warm runs, in-process).
+    Query(BenchQueryArgs),
+}
+
+/// `storepulse bench query`.
+#[derive(Debug, Args)]
+pub struct BenchQueryArgs {
+    /// SQL to time (repeatable), optionally named: `name=SELECT …`.
+    #[arg(long)]
+    pub sql: Vec<String>,
+    /// Analysis to time (repeatable): `rfm`, or `funnel={"steps": …}` with JSON parameters.
+    #[arg(long)]
+    pub analysis: Vec<String>,
+    /// Timed runs of each, after one untimed warm-up run.
+    #[arg(long, default_value_t = 10)]
+    pub runs: usize,
 }
 
 /// `storepulse bench freshness`.
@@ -366,4 +389,123 @@ mod tests {
             Cli::try_parse_from(["storepulse", "import", "x.csv", "--format", "taobao"]).unwrap();
         assert!(matches!(c.command, Command::Import(ref a) if a.files == ["x.csv"]));
     }
+}
+
+/// `storepulse query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The SQL (one SELECT/WITH/EXPLAIN/DESCRIBE/SHOW statement); `-` reads it from stdin.
+    pub sql: String,
+    /// Output: table, csv, json, ndjson, arrow, parquet (parquet needs --out).
+    #[arg(long, short, default_value = "table")]
+    pub format: String,
+    /// Write to this file instead of stdout.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// See only this shop's rows.
+    #[arg(long)]
+    pub shop: Option<String>,
+    /// Print the rows/s and time to stderr.
+    #[arg(long)]
+    pub timing: bool,
+}
+
+/// `storepulse analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// kpis, funnel, retention, rfm, activity, rankings, repeat or paths (`--list` shows all).
+    #[arg(required_unless_present = "list")]
+    pub analysis: Option<String>,
+    /// Funnel steps in order: an action (`pv`), `action:SQL condition`
+    /// (`buy:category_id = 5`) or `:SQL condition`.
+    pub steps: Vec<String>,
+    /// List the analyses and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// First day (YYYY-MM-DD, inclusive).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last day (inclusive).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only this shop.
+    #[arg(long)]
+    pub shop: Option<String>,
+    /// Parameters as JSON (what the API takes); flags override its keys.
+    #[arg(long)]
+    pub params: Option<String>,
+    /// funnel, paths: the event table.
+    #[arg(long)]
+    pub table: Option<String>,
+    /// funnel: conversion window (30m, 1d, 7d).
+    #[arg(long)]
+    pub window: Option<String>,
+    /// funnel: each step must be the very next event.
+    #[arg(long)]
+    pub strict: bool,
+    /// funnel: break down by this column's value on the first step.
+    #[arg(long)]
+    pub breakdown: Option<String>,
+    /// retention: first-seen or first-purchase.
+    #[arg(long)]
+    pub cohort: Option<String>,
+    /// retention: day or week.
+    #[arg(long)]
+    pub period: Option<String>,
+    /// retention: the action that counts as returning (default: any event).
+    #[arg(long)]
+    pub returning: Option<String>,
+    /// retention: periods after the first.
+    #[arg(long)]
+    pub periods: Option<u32>,
+    /// rfm: measure recency to this day (default: the day after the last order).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// rfm: print every customer, not just the segments.
+    #[arg(long)]
+    pub customers: bool,
+    /// rankings: item or category; paths: the column naming next events.
+    #[arg(long)]
+    pub by: Option<String>,
+    /// rankings: pv, cart, fav, buy, users or conversion.
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// rankings, paths: how many rows.
+    #[arg(long)]
+    pub top: Option<usize>,
+    /// repeat: auto, orders or behavior.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// paths: the anchor step (same forms as funnel steps).
+    #[arg(long)]
+    pub after: Option<String>,
+    /// paths: events to follow after the anchor (1-5).
+    #[arg(long)]
+    pub depth: Option<usize>,
+    /// paths: a longer gap ends a path (30m).
+    #[arg(long)]
+    pub max_gap: Option<String>,
+}
+
+/// `storepulse report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// daily, weekly, or a report defined under [reports.<name>] (`--list` shows all).
+    #[arg(required_unless_present = "list")]
+    pub name: Option<String>,
+    /// The report's day (YYYY-MM-DD; weekly: any day of the week). Default: the lake's last day.
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Output directory (default: <data dir>/reports/<name>-<date>).
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// Only this shop.
+    #[arg(long)]
+    pub shop: Option<String>,
+    /// List the reports and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Also upsert the report's tables into the database of [sink] url.
+    #[arg(long)]
+    pub sink: bool,
 }

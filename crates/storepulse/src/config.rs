@@ -27,6 +27,17 @@ pub struct Config {
     pub server: server::ServerConfig,
     /// The live engine inside `storepulse serve`.
     pub live: LiveSection,
+    /// Limits of SQL queries and analyses (`storepulse query`, `POST /v1/query`).
+    pub query: query::Limits,
+    /// Report definitions besides the built-in daily and weekly (`storepulse report <name>`):
+    /// title, days, and sections of {title, analysis, params, chart = {kind, table, x, y}}.
+    pub reports: std::collections::BTreeMap<String, query::report::ReportSpec>,
+    /// Tasks `storepulse serve` runs on a cron schedule (`[[schedule]]`): name, cron, task =
+    /// report | compact | retention, report, shop, days_ago, days, retries, retry_delay_secs.
+    pub schedule: Vec<server::scheduler::ScheduleSpec>,
+    /// Where report tables (`report --sink`, schedules with `sink = true`) and live job results
+    /// are upserted: url (postgres:// or mysql://; empty = none), table_prefix, live, flush_secs.
+    pub sink: server::sinks::SinkConfig,
     /// Settings per job (`[jobs.hot-items]`, …): window, slide, top, lateness,
     /// out_of_orderness, idle_timeout, action, method, exclude, threshold, gap, exact, windows.
     /// `replay` and `serve` both use them; replay flags override them.
@@ -122,6 +133,10 @@ impl Default for Config {
             lake: LakeSection::default(),
             server: server::ServerConfig::default(),
             live: LiveSection::default(),
+            query: query::Limits::default(),
+            reports: Default::default(),
+            schedule: Vec::new(),
+            sink: server::sinks::SinkConfig::default(),
             jobs: Default::default(),
         }
     }

@@ -314,6 +314,19 @@ fn every_route_checks_scope_and_shop() {
         ),
         ("GET", "/v1/live/stream?job=hot-items", "", "read", None),
         ("GET", "/v1/live/stream?shop=b", "", "read", Some("b")),
+        ("POST", "/v1/query", r#"{"sql":"SELECT 1"}"#, "read", None),
+        ("GET", "/v1/analyses", "", "read", None),
+        ("POST", "/v1/analyses/kpis", "{}", "read", None),
+        (
+            "POST",
+            "/v1/analyses/kpis",
+            r#"{"shop":"b"}"#,
+            "read",
+            Some("b"),
+        ),
+        ("GET", "/v1/jobs", "", "read", None),
+        ("GET", "/v1/jobs/runs", "", "read", None),
+        ("POST", "/v1/jobs/nightly/run", "", "admin", None),
     ];
     let documented = {
         let doc: Value = c
@@ -335,7 +348,13 @@ fn every_route_checks_scope_and_shop() {
     let tested: std::collections::BTreeSet<(String, String)> = routes
         .iter()
         .map(|(m, p, ..)| {
-            let p = p.split('?').next().unwrap().replace("/hot-items", "/{job}");
+            let p = p
+                .split('?')
+                .next()
+                .unwrap()
+                .replace("/hot-items", "/{job}")
+                .replace("/analyses/kpis", "/analyses/{name}")
+                .replace("/jobs/nightly/", "/jobs/{name}/");
             let p = match p.rsplit_once('/') {
                 Some((head, last)) if last.parse::<u64>().is_ok() => format!("{head}/{{id}}"),
                 _ => p.to_string(),

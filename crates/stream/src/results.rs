@@ -9,7 +9,7 @@ use arrow_array::builder::{
     Float64Builder, Int32Builder, StringBuilder, TimestampMillisecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -18,23 +18,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The schema of the results table.
+/// The schema of the results table (defined in `model` so the query stage reads the same).
 pub fn schema() -> SchemaRef {
-    let ts = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
-    Arc::new(Schema::new(vec![
-        Field::new("job", DataType::Utf8, false),
-        Field::new("kind", DataType::Utf8, false),
-        Field::new("shop", DataType::Utf8, false),
-        Field::new("window_start", ts.clone(), false),
-        Field::new("window_end", ts.clone(), false),
-        Field::new("revision", DataType::Int32, false),
-        Field::new("emitted_at", ts, false),
-        Field::new("rank", DataType::Int32, true),
-        Field::new("key_name", DataType::Utf8, false),
-        Field::new("key", DataType::Utf8, false),
-        Field::new("metric", DataType::Utf8, false),
-        Field::new("value", DataType::Float64, false),
-    ]))
+    model::schema::results_schema()
 }
 
 #[derive(Default)]

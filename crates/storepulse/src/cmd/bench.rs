@@ -10,8 +10,9 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-pub fn run(args: &BenchArgs, json: bool) -> Result<()> {
+pub fn run(cfg: &crate::config::Config, args: &BenchArgs, json: bool) -> Result<()> {
     match &args.action {
+        BenchAction::Query(a) => super::bench_query::run(cfg, a, json),
         BenchAction::Freshness(a) => {
             anyhow::ensure!(a.rounds >= 1, "--rounds must be at least 1");
             let shop = a

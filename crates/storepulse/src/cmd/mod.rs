@@ -1,13 +1,17 @@
 //! One module per subcommand.
 
+mod analyze;
 mod bench;
+mod bench_query;
 mod compact;
 mod demo;
 mod generate;
 mod import;
 mod keys;
 mod quarantine;
+mod query;
 mod replay;
+mod report;
 mod serve;
 mod stats;
 
@@ -33,8 +37,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo(a) => demo::run(&cfg, a),
         Command::Serve(a) => serve::run(&cfg, a),
         Command::Replay(a) => replay::run(&cfg, a, cli.json),
+        Command::Query(a) => query::run(&cfg, a),
+        Command::Analyze(a) => analyze::run(&cfg, a, cli.json),
+        Command::Report(a) => report::run(&cfg, a, cli.json),
         Command::Keys(a) => keys::run(&cfg, a, cli.json),
-        Command::Bench(a) => bench::run(a, cli.json),
+        Command::Bench(a) => bench::run(&cfg, a, cli.json),
         Command::Config => {
             print!("{}", Config::sample());
             Ok(())

@@ -18,6 +18,10 @@ pub fn run(cfg: &Config, args: &ServeArgs) -> Result<()> {
         // Each merge holds the store lock (folding waits for it): keep them short.
         compact_target_rows: cfg.lake.compact_target_rows.min(2 << 20),
         live: cfg.live()?,
+        query: cfg.query.clone(),
+        schedule: cfg.schedule.clone(),
+        reports: cfg.reports.clone(),
+        sink: cfg.sink.clone(),
     };
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if server.workers > 0 {

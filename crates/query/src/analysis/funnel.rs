@@ -1,0 +1,537 @@
+//! Funnels: how many users complete ordered steps within a conversion window.
+//!
+//! A user's events are walked in time order (ties: by step bits, so a `pv` and a `cart` in the
+//! same millisecond count as pv → cart). A chain starts at an event matching step 1 and moves to
+//! step k+1 at a later event matching it, while that event is at most `window` after the chain's
+//! start (inclusive). For each step the walk keeps the chain with the latest start, which can
+//! only reach further; a user counts at the deepest step any chain reached.
+//!
+//! - `ordered` (default): other events may happen between steps.
+//! - `strict`: each step must be the user's very next event in the table after the previous one;
+//!   any other event breaks the chain.
+//!
+//! Times to convert are those of the first chain that reached the user's deepest step; a
+//! breakdown groups users by a column's value on that chain's first event.
+
+use super::sequences::{Load, load};
+use super::{Analysis, Ctx, Range, Table, num, ratio, sql_ident, sql_str};
+use crate::error::QueryError;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// Most steps a funnel may have.
+pub const MAX_STEPS: usize = 32;
+
+/// One funnel step: an action, a SQL condition on the table's columns, or both.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// The `action` value (behaviour events) or `status` (orders).
+    #[serde(default)]
+    pub action: Option<String>,
+    /// A SQL boolean expression over the table's columns, e.g. `category_id = 4756105`.
+    #[serde(default)]
+    pub filter: Option<String>,
+    /// Display name (default: the action and/or the filter).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl Step {
+    /// Parses the CLI form: `pv`, `buy:category_id = 5` (action, then a filter), or `:price > 10`.
+    pub fn parse(s: &str) -> Step {
+        match s.split_once(':') {
+            Some((a, f)) => Step {
+                action: (!a.trim().is_empty()).then(|| a.trim().to_string()),
+                filter: (!f.trim().is_empty()).then(|| f.trim().to_string()),
+                name: None,
+            },
+            None => Step {
+                action: Some(s.trim().to_string()),
+                filter: None,
+                name: None,
+            },
+        }
+    }
+
+    fn label(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.clone();
+        }
+        match (&self.action, &self.filter) {
+            (Some(a), Some(f)) => format!("{a} ({f})"),
+            (Some(a), None) => a.clone(),
+            (None, Some(f)) => f.clone(),
+            (None, None) => "any event".into(),
+        }
+    }
+
+    fn condition(&self, kind_col: &str) -> String {
+        let mut parts = Vec::new();
+        if let Some(a) = &self.action {
+            parts.push(format!("{kind_col} = {}", sql_str(a)));
+        }
+        if let Some(f) = &self.filter {
+            parts.push(format!("({f})"));
+        }
+        if parts.is_empty() {
+            "TRUE".into()
+        } else {
+            parts.join(" AND ")
+        }
+    }
+}
+
+/// Step order rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Steps in order; other events may come between.
+    #[default]
+    Ordered,
+    /// Each step is the very next event after the previous one.
+    Strict,
+}
+
+/// Parameters of a funnel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelParams {
+    /// Days and shop.
+    #[serde(flatten)]
+    pub range: Range,
+    /// The event table (`behavior`, `order`, `page_view`, ...).
+    #[serde(default = "default_table")]
+    pub table: String,
+    /// Two or more steps.
+    pub steps: Vec<Step>,
+    /// Conversion window from the first step, e.g. `30m`, `1d`, `3600s`.
+    #[serde(default = "default_window")]
+    pub window: String,
+    /// Step order rules.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Break down by this column's value on the first step's event.
+    #[serde(default)]
+    pub breakdown: Option<String>,
+}
+
+fn default_table() -> String {
+    "behavior".into()
+}
+fn default_window() -> String {
+    "1d".into()
+}
+
+/// Parses a window like `90s`, `30m`, `1d` or a number of seconds; milliseconds.
+pub fn window_ms(s: &str) -> Result<i64, QueryError> {
+    let t = s.trim();
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(secs as i64 * 1000);
+    }
+    humantime::parse_duration(t)
+        .map(|d| d.as_millis() as i64)
+        .map_err(|e| QueryError::Invalid(format!("window {s:?}: {e} (try 30m, 1h, 1d or 7d)")))
+}
+
+/// The column that holds each table's event kind.
+fn kind_column(table: &str) -> &'static str {
+    match table {
+        "order" | "orders" => "status",
+        "login" => "result",
+        "page_view" => "url",
+        _ => "action",
+    }
+}
+
+/// Walks one user's events; reusable buffers.
+pub struct Walker {
+    k: usize,
+    window: i64,
+    strict: bool,
+    start: Vec<i64>,
+    label: Vec<u32>,
+    times: Vec<i64>,
+    next_start: Vec<i64>,
+    next_label: Vec<u32>,
+    next_times: Vec<i64>,
+}
+
+/// What a walk found: the deepest step reached (0 = never started), that chain's first-event
+/// label and the times it reached each step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reached {
+    /// Steps completed.
+    pub depth: usize,
+    /// Label of the chain's first event.
+    pub label: u32,
+    /// Time of each completed step, UTC ms.
+    pub times: Vec<i64>,
+}
+
+const NONE: i64 = i64::MIN;
+
+impl Walker {
+    /// A walker for `k` steps.
+    pub fn new(k: usize, window_ms: i64, mode: Mode) -> Walker {
+        Walker {
+            k,
+            window: window_ms,
+            strict: mode == Mode::Strict,
+            start: vec![NONE; k],
+            label: vec![0; k],
+            times: vec![0; k * k],
+            next_start: vec![NONE; k],
+            next_label: vec![0; k],
+            next_times: vec![0; k * k],
+        }
+    }
+
+    /// Walks events sorted by time: `code` bit i = matches step i.
+    pub fn walk(&mut self, ts: &[i64], code: &[u64], label: &[u32]) -> Reached {
+        let k = self.k;
+        self.start.fill(NONE);
+        let mut best = Reached {
+            depth: 0,
+            label: 0,
+            times: Vec::new(),
+        };
+        for e in 0..ts.len() {
+            let (t, m) = (ts[e], code[e]);
+            if self.strict {
+                self.next_start.fill(NONE);
+            }
+            for i in (0..k).rev() {
+                if m & (1 << i) == 0 {
+                    continue;
+                }
+                let (from_start, from_label) = if i == 0 {
+                    (t, label[e])
+                } else {
+                    let s = self.start[i - 1];
+                    if s == NONE || t - s > self.window {
+                        continue;
+                    }
+                    (s, self.label[i - 1])
+                };
+                // The chain at slot i-1 moves to slot i. Slots are visited high to low, so
+                // slot i-1 still holds this event's "before" state.
+                if self.strict {
+                    if i > 0 {
+                        let src = (i - 1) * k..(i - 1) * k + i;
+                        self.next_times[i * k..i * k + i].copy_from_slice(&self.times[src]);
+                    }
+                    self.next_start[i] = from_start;
+                    self.next_label[i] = from_label;
+                    self.next_times[i * k + i] = t;
+                } else {
+                    if i > 0 {
+                        self.times.copy_within((i - 1) * k..(i - 1) * k + i, i * k);
+                    }
+                    self.start[i] = from_start;
+                    self.label[i] = from_label;
+                    self.times[i * k + i] = t;
+                }
+                if i + 1 > best.depth {
+                    let row = if self.strict {
+                        &self.next_times
+                    } else {
+                        &self.times
+                    };
+                    best.depth = i + 1;
+                    best.label = from_label;
+                    best.times = row[i * k..i * k + i + 1].to_vec();
+                }
+            }
+            if self.strict {
+                std::mem::swap(&mut self.start, &mut self.next_start);
+                std::mem::swap(&mut self.label, &mut self.next_label);
+                std::mem::swap(&mut self.times, &mut self.next_times);
+            }
+        }
+        best
+    }
+}
+
+fn median(v: &mut [i64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2] as f64
+    } else {
+        (v[n / 2 - 1] as f64 + v[n / 2] as f64) / 2.0
+    })
+}
+
+/// Per-bucket tallies: users at each depth and times from the first step.
+#[derive(Default)]
+struct Tally {
+    depth: Vec<u64>,
+    from_first: Vec<Vec<i64>>,
+    from_prev: Vec<Vec<i64>>,
+}
+
+impl Tally {
+    fn add(&mut self, r: &Reached, k: usize) {
+        if self.depth.is_empty() {
+            self.depth = vec![0; k + 1];
+            self.from_first = vec![Vec::new(); k];
+            self.from_prev = vec![Vec::new(); k];
+        }
+        self.depth[r.depth] += 1;
+        for i in 1..r.depth {
+            self.from_first[i].push(r.times[i] - r.times[0]);
+            self.from_prev[i].push(r.times[i] - r.times[i - 1]);
+        }
+    }
+
+    /// Users who completed step i (0-based).
+    fn reached(&self, i: usize) -> u64 {
+        self.depth.iter().skip(i + 1).sum()
+    }
+}
+
+/// Runs a funnel.
+pub async fn run(ctx: &Ctx<'_>, p: &FunnelParams) -> Result<Analysis, QueryError> {
+    p.range.check()?;
+    let k = p.steps.len();
+    if !(2..=MAX_STEPS).contains(&k) {
+        return Err(QueryError::Invalid(format!(
+            "a funnel needs 2 to {MAX_STEPS} steps, got {k}"
+        )));
+    }
+    let window = window_ms(&p.window)?;
+    if window <= 0 {
+        return Err(QueryError::Invalid("the window must be positive".into()));
+    }
+    let table = sql_ident(&p.table)?;
+    let kind = kind_column(&p.table);
+    let conds: Vec<String> = p.steps.iter().map(|s| s.condition(kind)).collect();
+    let code = conds
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("CASE WHEN {c} THEN {} ELSE 0 END", 1u64 << i))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    // Ordered funnels need only matching events; strict ones need every event (any other
+    // event between two steps breaks the chain).
+    let filter = match p.mode {
+        Mode::Ordered => conds
+            .iter()
+            .map(|c| format!("({c})"))
+            .collect::<Vec<_>>()
+            .join(" OR "),
+        Mode::Strict => "TRUE".into(),
+    };
+    let label = match &p.breakdown {
+        Some(col) => format!("CAST({} AS VARCHAR)", sql_ident(col)?),
+        None => "CAST(NULL AS VARCHAR)".into(),
+    };
+    let scope = ctx.scope_for(&p.range)?;
+    let seqs = load(
+        ctx,
+        &scope,
+        &Load {
+            table: &table,
+            dt: p.range.dt_filter(),
+            filter,
+            code,
+            label,
+        },
+    )
+    .await?;
+
+    let mut walker = Walker::new(k, window, p.mode);
+    let mut all = Tally::default();
+    let mut by: BTreeMap<u32, Tally> = BTreeMap::new();
+    for u in 0..seqs.users() {
+        let r = seqs.user(u);
+        let got = walker.walk(&seqs.ts[r.clone()], &seqs.code[r.clone()], &seqs.label[r]);
+        if got.depth == 0 {
+            continue;
+        }
+        all.add(&got, k);
+        if p.breakdown.is_some() {
+            by.entry(got.label).or_default().add(&got, k);
+        }
+    }
+
+    let names: Vec<String> = p.steps.iter().map(|s| s.label()).collect();
+    let steps = steps_table("steps", &names, &mut all);
+    let mut tables = vec![steps];
+    if p.breakdown.is_some() {
+        let mut t = Table::new(
+            "breakdown",
+            &[
+                "breakdown",
+                "step",
+                "name",
+                "users",
+                "conversion_from_first",
+                "conversion_from_previous",
+            ],
+        );
+        // Largest groups first, then by value.
+        let mut groups: Vec<(u32, Tally)> = by.into_iter().collect();
+        let text = |lab: u32| seqs.labels.get(lab as usize).cloned().unwrap_or_default();
+        groups.sort_by(|a, b| {
+            b.1.reached(0)
+                .cmp(&a.1.reached(0))
+                .then_with(|| text(a.0).cmp(&text(b.0)))
+        });
+        for (lab, tally) in groups.iter_mut() {
+            let value = match seqs.labels.get(*lab as usize) {
+                Some(s) if *lab != 0 => json!(s),
+                _ => Value::Null,
+            };
+            let rows = steps_table("x", &names, tally);
+            for r in rows.rows {
+                // step, name, users, from first, from previous
+                t.push(vec![
+                    value.clone(),
+                    r[0].clone(),
+                    r[1].clone(),
+                    r[2].clone(),
+                    r[3].clone(),
+                    r[4].clone(),
+                ]);
+            }
+        }
+        tables.push(t);
+    }
+    let mut summary = Map::new();
+    let entered = all.reached(0);
+    let converted = if all.depth.is_empty() {
+        0
+    } else {
+        all.reached(k - 1)
+    };
+    summary.insert("entered".into(), json!(entered));
+    summary.insert("converted".into(), json!(converted));
+    summary.insert(
+        "conversion".into(),
+        num(ratio(converted as f64, entered as f64), 6),
+    );
+    summary.insert("users_scanned".into(), json!(seqs.users()));
+    summary.insert("events_scanned".into(), json!(seqs.ts.len()));
+    Ok(Analysis {
+        analysis: "funnel".into(),
+        params: serde_json::to_value(p).unwrap_or_default(),
+        summary,
+        tables,
+    })
+}
+
+/// The per-step table.
+fn steps_table(name: &str, names: &[String], t: &mut Tally) -> Table {
+    let mut out = Table::new(
+        name,
+        &[
+            "step",
+            "name",
+            "users",
+            "conversion_from_first",
+            "conversion_from_previous",
+            "drop_off",
+            "median_seconds_from_first",
+            "median_seconds_from_previous",
+        ],
+    );
+    let k = names.len();
+    if t.depth.is_empty() {
+        t.depth = vec![0; k + 1];
+        t.from_first = vec![Vec::new(); k];
+        t.from_prev = vec![Vec::new(); k];
+    }
+    let first = t.reached(0) as f64;
+    for (i, step) in names.iter().enumerate() {
+        let n = t.reached(i);
+        let prev = if i == 0 { n } else { t.reached(i - 1) };
+        let secs = |v: &mut Vec<i64>| median(v).map_or(Value::Null, |m| num(m / 1000.0, 3));
+        out.push(vec![
+            json!(i + 1),
+            json!(step),
+            json!(n),
+            num(ratio(n as f64, first), 6),
+            num(ratio(n as f64, prev as f64), 6),
+            json!(prev - n),
+            secs(&mut t.from_first[i]),
+            secs(&mut t.from_prev[i]),
+        ]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walk(mode: Mode, window: i64, events: &[(i64, u64)]) -> Reached {
+        let ts: Vec<i64> = events.iter().map(|e| e.0).collect();
+        let code: Vec<u64> = events.iter().map(|e| e.1).collect();
+        let label = vec![0; events.len()];
+        Walker::new(3, window, mode).walk(&ts, &code, &label)
+    }
+
+    #[test]
+    fn ordered_allows_other_events_between_steps() {
+        // pv, (other), cart, buy
+        let r = walk(Mode::Ordered, 100, &[(0, 1), (5, 0), (10, 2), (20, 4)]);
+        assert_eq!(r.depth, 3);
+        assert_eq!(r.times, vec![0, 10, 20]);
+        let r = walk(Mode::Strict, 100, &[(0, 1), (5, 0), (10, 2), (20, 4)]);
+        assert_eq!(r.depth, 1);
+    }
+
+    #[test]
+    fn window_is_inclusive_from_the_chain_start() {
+        assert_eq!(
+            walk(Mode::Ordered, 20, &[(0, 1), (10, 2), (20, 4)]).depth,
+            3
+        );
+        assert_eq!(
+            walk(Mode::Ordered, 19, &[(0, 1), (10, 2), (20, 4)]).depth,
+            2
+        );
+    }
+
+    #[test]
+    fn a_later_start_rescues_a_chain_the_window_broke() {
+        // pv at 0, pv at 50, cart at 60, buy at 70; window 30: only the second pv works.
+        let r = walk(Mode::Ordered, 30, &[(0, 1), (50, 1), (60, 2), (70, 4)]);
+        assert_eq!(r.depth, 3);
+        assert_eq!(r.times, vec![50, 60, 70]);
+    }
+
+    #[test]
+    fn steps_out_of_order_do_not_count() {
+        assert_eq!(walk(Mode::Ordered, 100, &[(0, 2), (1, 4), (2, 1)]).depth, 1);
+        assert_eq!(walk(Mode::Ordered, 100, &[(0, 4), (1, 2)]).depth, 0);
+    }
+
+    #[test]
+    fn one_event_cannot_fill_two_steps() {
+        // An event matching steps 1 and 2 (bits 0 and 1) alone reaches step 1 only.
+        assert_eq!(walk(Mode::Ordered, 100, &[(0, 3)]).depth, 1);
+        assert_eq!(walk(Mode::Ordered, 100, &[(0, 3), (1, 3)]).depth, 2);
+    }
+
+    #[test]
+    fn strict_restarts_at_a_new_first_step() {
+        let r = walk(Mode::Strict, 100, &[(0, 1), (1, 0), (2, 1), (3, 2), (4, 4)]);
+        assert_eq!(r.depth, 3);
+        assert_eq!(r.times, vec![2, 3, 4]);
+    }
+
+    #[test]
+    fn windows_parse() {
+        assert_eq!(window_ms("1d").unwrap(), 86_400_000);
+        assert_eq!(window_ms("90").unwrap(), 90_000);
+        assert_eq!(window_ms("30m").unwrap(), 1_800_000);
+        assert!(window_ms("soon").is_err());
+    }
+}

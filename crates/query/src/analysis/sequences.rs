@@ -1,0 +1,244 @@
+//! Per-user event sequences for funnels and paths: selected events of one table, grouped by
+//! (shop, user) and sorted by event time, as flat columns.
+//!
+//! The rows come from the sandboxed SQL engine (partition pruning, parallel decoding and the
+//! step predicates evaluated there), are grouped with a counting sort over dense user numbers,
+//! and each user's slice is sorted by (time, code, label) so ties are deterministic.
+
+use super::Ctx;
+use crate::error::QueryError;
+use crate::tables::Scope;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, DictionaryArray, Int64Array, TimestampMillisecondArray,
+};
+use datafusion::arrow::datatypes::{DataType, Int32Type, UInt64Type};
+use rustc_hash::FxHashMap;
+
+/// Events of many users, grouped by user and time-ordered within each.
+#[derive(Debug, Default)]
+pub struct Sequences {
+    /// Event time, UTC ms.
+    pub ts: Vec<i64>,
+    /// Per-event bit set (which steps an event matches).
+    pub code: Vec<u64>,
+    /// Per-event label number (an index into `labels`; 0 = null).
+    pub label: Vec<u32>,
+    /// User `u`'s events are `offsets[u]..offsets[u + 1]`.
+    pub offsets: Vec<usize>,
+    /// Label texts; `labels[0]` is the null label.
+    pub labels: Vec<String>,
+}
+
+impl Sequences {
+    /// Number of users.
+    pub fn users(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// The event range of user `u`.
+    pub fn user(&self, u: usize) -> std::ops::Range<usize> {
+        self.offsets[u]..self.offsets[u + 1]
+    }
+}
+
+/// What to load: `SELECT shop, user_id, ts, <code> AS code, <label> AS label FROM <table>
+/// WHERE <dt filter> AND <where>`.
+pub struct Load<'a> {
+    /// Table name.
+    pub table: &'a str,
+    /// The `dt` condition.
+    pub dt: String,
+    /// Extra row condition (`TRUE` for every event).
+    pub filter: String,
+    /// An integer SQL expression: the event's step bits.
+    pub code: String,
+    /// A column or expression whose values label events (`NULL` for none).
+    pub label: String,
+}
+
+/// Runs the load and groups the rows.
+pub async fn load(ctx: &Ctx<'_>, scope: &Scope, q: &Load<'_>) -> Result<Sequences, QueryError> {
+    let sql = format!(
+        "SELECT shop, user_id, ts, CAST({code} AS BIGINT) AS code, {label} AS label
+         FROM {table} WHERE {dt} AND user_id IS NOT NULL AND ({filter})",
+        code = q.code,
+        label = q.label,
+        table = q.table,
+        dt = q.dt,
+        filter = q.filter
+    );
+    let mut rows = ctx.engine.sql(&sql, scope.clone()).await?;
+    let mut flat = Flat::default();
+    while let Some(b) = rows.next().await {
+        let b = b?;
+        flat.push(b.columns())?;
+    }
+    Ok(flat.group())
+}
+
+/// Rows as they arrive, before grouping.
+#[derive(Default)]
+struct Flat {
+    user: Vec<u32>,
+    ts: Vec<i64>,
+    code: Vec<u64>,
+    label: Vec<u32>,
+    users: FxHashMap<(u32, i64), u32>,
+    shops: FxHashMap<String, u32>,
+    labels: FxHashMap<String, u32>,
+    label_texts: Vec<String>,
+}
+
+fn bad(what: &str, t: &DataType) -> QueryError {
+    QueryError::Internal(format!("unexpected type {t} for {what}"))
+}
+
+impl Flat {
+    fn push(&mut self, cols: &[ArrayRef]) -> Result<(), QueryError> {
+        if self.label_texts.is_empty() {
+            self.label_texts.push(String::new());
+        }
+        let [shop, user, ts, code, label] = cols else {
+            return Err(QueryError::Internal("expected five columns".into()));
+        };
+        let shops = self.shop_numbers(shop)?;
+        let user: &Int64Array = user
+            .as_primitive_opt()
+            .ok_or_else(|| bad("user_id", user.data_type()))?;
+        let ts: &TimestampMillisecondArray = ts
+            .as_primitive_opt()
+            .ok_or_else(|| bad("ts", ts.data_type()))?;
+        let code: &Int64Array = code
+            .as_primitive_opt()
+            .ok_or_else(|| bad("code", code.data_type()))?;
+        let labels = self.label_numbers(label)?;
+        for i in 0..user.len() {
+            let key = (shops[i], user.value(i));
+            let next = self.users.len() as u32;
+            let u = *self.users.entry(key).or_insert(next);
+            self.user.push(u);
+            self.ts.push(ts.value(i));
+            self.code.push(code.value(i) as u64);
+            self.label.push(labels[i]);
+        }
+        Ok(())
+    }
+
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&n) = self.labels.get(s) {
+            return n;
+        }
+        let n = self.label_texts.len() as u32;
+        self.label_texts.push(s.to_string());
+        self.labels.insert(s.to_string(), n);
+        n
+    }
+
+    fn shop_numbers(&mut self, a: &ArrayRef) -> Result<Vec<u32>, QueryError> {
+        let texts = texts(a)?;
+        Ok(texts
+            .into_iter()
+            .map(|s| {
+                let s = s.unwrap_or_default();
+                let next = self.shops.len() as u32;
+                *self.shops.entry(s).or_insert(next)
+            })
+            .collect())
+    }
+
+    fn label_numbers(&mut self, a: &ArrayRef) -> Result<Vec<u32>, QueryError> {
+        // Dictionary columns (actions, channels): intern each distinct value once per batch.
+        if let Some(d) = a.as_any().downcast_ref::<DictionaryArray<Int32Type>>() {
+            let values = texts(d.values())?;
+            let ids: Vec<u32> = values
+                .iter()
+                .map(|v| v.as_deref().map_or(0, |s| self.intern(s)))
+                .collect();
+            return Ok(d
+                .keys()
+                .iter()
+                .map(|k| k.map_or(0, |k| ids.get(k as usize).copied().unwrap_or(0)))
+                .collect());
+        }
+        let values = texts(a)?;
+        Ok(values
+            .iter()
+            .map(|v| v.as_deref().map_or(0, |s| self.intern(s)))
+            .collect())
+    }
+
+    fn group(self) -> Sequences {
+        let n_users = self.users.len();
+        let mut offsets = vec![0usize; n_users + 1];
+        for &u in &self.user {
+            offsets[u as usize + 1] += 1;
+        }
+        for i in 0..n_users {
+            offsets[i + 1] += offsets[i];
+        }
+        let n = self.user.len();
+        let mut order = vec![0u32; n];
+        let mut next = offsets.clone();
+        for (i, &u) in self.user.iter().enumerate() {
+            order[next[u as usize]] = i as u32;
+            next[u as usize] += 1;
+        }
+        for u in 0..n_users {
+            order[offsets[u]..offsets[u + 1]].sort_unstable_by_key(|&i| {
+                let i = i as usize;
+                (self.ts[i], self.code[i], self.label[i])
+            });
+        }
+        let pick = |v: &[i64]| -> Vec<i64> { order.iter().map(|&i| v[i as usize]).collect() };
+        Sequences {
+            ts: pick(&self.ts),
+            code: order.iter().map(|&i| self.code[i as usize]).collect(),
+            label: order.iter().map(|&i| self.label[i as usize]).collect(),
+            offsets,
+            labels: self.label_texts,
+        }
+    }
+}
+
+/// Any column as optional texts (numbers formatted).
+fn texts(a: &ArrayRef) -> Result<Vec<Option<String>>, QueryError> {
+    let n = a.len();
+    let out = match a.data_type() {
+        DataType::Utf8 => {
+            let s = a.as_string::<i32>();
+            (0..n)
+                .map(|i| s.is_valid(i).then(|| s.value(i).to_string()))
+                .collect()
+        }
+        DataType::LargeUtf8 => {
+            let s = a.as_string::<i64>();
+            (0..n)
+                .map(|i| s.is_valid(i).then(|| s.value(i).to_string()))
+                .collect()
+        }
+        DataType::Utf8View => {
+            let s = a.as_string_view();
+            (0..n)
+                .map(|i| s.is_valid(i).then(|| s.value(i).to_string()))
+                .collect()
+        }
+        DataType::Null => vec![None; n],
+        DataType::Dictionary(..) => {
+            let plain = datafusion::arrow::compute::cast(a, &DataType::Utf8)
+                .map_err(|e| QueryError::Internal(e.to_string()))?;
+            return texts(&plain);
+        }
+        DataType::UInt64 => {
+            let v = a.as_primitive::<UInt64Type>();
+            (0..n)
+                .map(|i| v.is_valid(i).then(|| v.value(i).to_string()))
+                .collect()
+        }
+        _ => {
+            let plain = datafusion::arrow::compute::cast(a, &DataType::Utf8)
+                .map_err(|_| bad("a label", a.data_type()))?;
+            return texts(&plain);
+        }
+    };
+    Ok(out)
+}

@@ -1,0 +1,210 @@
+//! Registers every lake table in a DataFusion session, seen through a [`Scope`].
+//!
+//! | table | what |
+//! |---|---|
+//! | `behavior`, `order` (also `orders`), `payment`, `login`, `ad_click`, `page_view` | events, partitioned by `shop`, `dt` |
+//! | `quarantine` | every rejected row with its reason |
+//! | `results` | the real-time jobs' emissions (long form) |
+//! | `items`, `users` | the item and user catalog |
+
+use crate::error::QueryError;
+use crate::lake::{FilesTable, LakeFile, resolve};
+use crate::quarantine::QuarantineTable;
+use datafusion::catalog::TableProvider;
+use datafusion::logical_expr::{col, lit};
+use datafusion::prelude::SessionContext;
+use model::EventType;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use store::Manifest;
+
+/// Which rows a query may see.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scope {
+    /// Only this shop (a shop-bound API key); `None` = every shop.
+    pub shop: Option<String>,
+}
+
+impl Scope {
+    /// Every shop.
+    pub fn all() -> Scope {
+        Scope::default()
+    }
+
+    /// One shop.
+    pub fn shop(shop: impl Into<String>) -> Scope {
+        Scope {
+            shop: Some(shop.into()),
+        }
+    }
+
+    fn allows(&self, shop: &str) -> bool {
+        self.shop.as_deref().is_none_or(|s| s == shop)
+    }
+}
+
+/// One consistent view of the lake: the data dir and one manifest version.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    root: PathBuf,
+    manifest: Manifest,
+}
+
+impl Snapshot {
+    /// Reads the committed manifest of a data dir (works while an import or the server writes).
+    pub fn load(data_dir: &Path) -> Result<Snapshot, QueryError> {
+        if !data_dir.join("lake").is_dir() {
+            return Err(QueryError::Invalid(format!(
+                "no StorePulse data in {} (import something first, or check --data-dir)",
+                data_dir.display()
+            )));
+        }
+        let manifest = Manifest::load(&store::manifest_path(data_dir))
+            .map_err(|e| QueryError::Internal(format!("reading the manifest: {e}")))?;
+        Ok(Snapshot {
+            root: data_dir.to_path_buf(),
+            manifest,
+        })
+    }
+
+    /// A snapshot of an open store.
+    pub fn of(store: &store::Store) -> Snapshot {
+        Snapshot {
+            root: store.root().to_path_buf(),
+            manifest: store.manifest().clone(),
+        }
+    }
+
+    /// The data dir.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The committed files of one event table that the scope allows.
+    pub fn event_files(&self, table: EventType, scope: &Scope) -> Vec<LakeFile> {
+        let mut files: Vec<&store::FileEntry> = self
+            .manifest
+            .files
+            .iter()
+            .filter(|f| f.table == table.name() && scope.allows(&f.shop))
+            .collect();
+        files.sort_by(|a, b| {
+            (&a.shop, &a.dt, a.min_ts, a.seq).cmp(&(&b.shop, &b.dt, b.min_ts, b.seq))
+        });
+        files
+            .into_iter()
+            .map(|f| LakeFile {
+                path: resolve(&self.root, &f.path, f.staged.as_deref()),
+                bytes: f.bytes,
+                shop: Some(f.shop.clone()),
+                dt: Some(f.dt.clone()),
+                ts_range: Some((f.min_ts, f.max_ts)),
+            })
+            .collect()
+    }
+}
+
+/// Registers every table of `snap` in `ctx`, as `scope` may see them.
+pub fn register(ctx: &SessionContext, snap: &Snapshot, scope: &Scope) -> Result<(), QueryError> {
+    for t in EventType::ALL {
+        let files = snap.event_files(t, scope);
+        let table: Arc<dyn TableProvider> = Arc::new(FilesTable::partitioned(
+            model::schema::event_schema(t),
+            files,
+        ));
+        ctx.register_table(t.name(), table.clone())?;
+        if t == EventType::Order {
+            // ORDER is a reserved word: `orders` spares the quotes.
+            ctx.register_table("orders", table)?;
+        }
+    }
+    let quarantine = QuarantineTable::new(snap, scope.shop.clone());
+    ctx.register_table("quarantine", Arc::new(quarantine))?;
+
+    let results = FilesTable::plain(model::schema::results_schema(), results_files(&snap.root));
+    register_shop_scoped(ctx, "results", Arc::new(results), scope)?;
+    for (name, file, schema) in [
+        ("items", "item.parquet", model::schema::item_schema()),
+        ("users", "user.parquet", model::schema::user_schema()),
+    ] {
+        let table = FilesTable::plain(schema, catalog_file(&snap.root, file));
+        register_shop_scoped(ctx, name, Arc::new(table), scope)?;
+    }
+    Ok(())
+}
+
+/// Tables with a `shop` column: a shop-bound scope sees them through a filtered view, so the
+/// unfiltered table is never reachable by name.
+fn register_shop_scoped(
+    ctx: &SessionContext,
+    name: &str,
+    table: Arc<dyn TableProvider>,
+    scope: &Scope,
+) -> Result<(), QueryError> {
+    match &scope.shop {
+        None => {
+            ctx.register_table(name, table)?;
+        }
+        Some(shop) => {
+            let view = ctx
+                .read_table(table)?
+                .filter(col("shop").eq(lit(shop.as_str())))?
+                .into_view();
+            ctx.register_table(name, view)?;
+        }
+    }
+    Ok(())
+}
+
+fn catalog_file(root: &Path, name: &str) -> Vec<LakeFile> {
+    let path = root.join("catalog").join(name);
+    match std::fs::metadata(&path) {
+        Ok(m) if m.len() > 0 => vec![plain_file(path, m.len())],
+        _ => Vec::new(),
+    }
+}
+
+fn plain_file(path: PathBuf, bytes: u64) -> LakeFile {
+    LakeFile {
+        path,
+        bytes,
+        shop: None,
+        dt: None,
+        ts_range: None,
+    }
+}
+
+/// `lake/results/job=*/dt=*/part-*.parquet`: results files appear by atomic rename, so every
+/// `part-*.parquet` present is complete.
+fn results_files(root: &Path) -> Vec<LakeFile> {
+    let mut out = Vec::new();
+    let dirs = |p: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        v.sort();
+        v
+    };
+    for job in dirs(&root.join("lake/results")) {
+        for day in dirs(&job) {
+            for file in dirs(&day) {
+                let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if name.starts_with("part-")
+                    && name.ends_with(".parquet")
+                    && let Ok(m) = std::fs::metadata(&file)
+                {
+                    out.push(plain_file(file, m.len()));
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,362 @@
+//! Funnels, retention and the daily KPIs on hand-built event sets with known answers.
+
+mod common;
+
+use common::*;
+use query::Scope;
+use serde_json::{Value, json};
+use storepulse_query as query;
+
+fn funnel_events() -> Vec<String> {
+    let s = |ts: i64, u: i64, a: &str, ch: &str| bev_ch("default", D0 + ts, u, a, ch);
+    vec![
+        // u1: pv, cart, buy in 20 s
+        s(0, 1, "pv", "app"),
+        s(10, 1, "cart", "app"),
+        s(20, 1, "buy", "app"),
+        // u2: pv, buy, cart: the buy comes before the cart, so only pv → cart
+        s(0, 2, "pv", "web"),
+        s(10, 2, "buy", "web"),
+        s(20, 2, "cart", "web"),
+        // u3: the buy lands one second after the 1-day window
+        s(0, 3, "pv", "web"),
+        s(100, 3, "cart", "web"),
+        s(DAY + 1, 3, "buy", "web"),
+        // u4: the buy lands exactly on the window's edge (inclusive)
+        s(0, 4, "pv", "app"),
+        s(10, 4, "cart", "app"),
+        s(DAY, 4, "buy", "app"),
+        // u5: never views
+        s(0, 5, "cart", "app"),
+        s(10, 5, "buy", "app"),
+        // u6: a fav between pv and cart (fine when ordered, breaks a strict funnel)
+        s(0, 6, "pv", "web"),
+        s(5, 6, "fav", "web"),
+        s(10, 6, "cart", "web"),
+        s(20, 6, "buy", "web"),
+        // another shop's user: pv, cart, buy in 30 s
+        bev_ch("other", D0, 1, "pv", "app"),
+        bev_ch("other", D0 + 15, 1, "cart", "app"),
+        bev_ch("other", D0 + 30, 1, "buy", "app"),
+    ]
+}
+
+fn users(a: &query::analysis::Analysis) -> Vec<u64> {
+    col(a, "steps", "users")
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn ordered_and_strict_funnels_count_the_known_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = lake(dir.path(), "UTC", &funnel_events());
+    let e = engine(&data);
+    let steps = json!([{"action": "pv"}, {"action": "cart"}, {"action": "buy"}]);
+    let ordered = analyze(
+        &e,
+        "UTC",
+        Scope::all(),
+        "funnel",
+        json!({"steps": steps, "window": "1d"}),
+    );
+    // entered: u1 u2 u3 u4 u6 + other/u1; cart: the same six; buy: u1 u4 u6 other/u1
+    assert_eq!(users(&ordered), vec![6, 6, 4]);
+    assert_eq!(
+        col(&ordered, "steps", "drop_off"),
+        vec![json!(0), json!(0), json!(2)]
+    );
+    assert_eq!(
+        col(&ordered, "steps", "conversion_from_first")[2],
+        json!(0.666667)
+    );
+    // times to buy from pv: 20, 86400, 20, 30 s → median 25 s
+    assert_eq!(
+        col(&ordered, "steps", "median_seconds_from_first")[2],
+        json!(25.0)
+    );
+    assert_eq!(ordered.summary["converted"], json!(4));
+
+    let strict = analyze(
+        &e,
+        "UTC",
+        Scope::all(),
+        "funnel",
+        json!({"steps": steps, "window": "1d", "mode": "strict"}),
+    );
+    // cart right after pv: u1 u3 u4 other/u1; buy right after: u1 u4 other/u1
+    assert_eq!(users(&strict), vec![6, 4, 3]);
+
+    let narrow = analyze(
+        &e,
+        "UTC",
+        Scope::all(),
+        "funnel",
+        json!({"steps": steps, "window": "86399s"}),
+    );
+    assert_eq!(
+        users(&narrow),
+        vec![6, 6, 3],
+        "u4's buy falls out of a window one second shorter"
+    );
+
+    let mine = analyze(
+        &e,
+        "UTC",
+        Scope::shop("default"),
+        "funnel",
+        json!({"steps": steps, "window": "1d"}),
+    );
+    assert_eq!(users(&mine), vec![5, 5, 3]);
+
+    let by = analyze(
+        &e,
+        "UTC",
+        Scope::shop("default"),
+        "funnel",
+        json!({"steps": steps, "window": "1d", "breakdown": "channel"}),
+    );
+    let t = by.table("breakdown").unwrap();
+    let got: Vec<(String, u64, u64)> = t
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap().to_string(),
+                r[1].as_u64().unwrap(),
+                r[3].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // web: u2 u3 u6; app: u1 u4 (u5 never entered); larger groups first
+    assert_eq!(
+        got,
+        vec![
+            ("web".into(), 1, 3),
+            ("web".into(), 2, 3),
+            ("web".into(), 3, 1),
+            ("app".into(), 1, 2),
+            ("app".into(), 2, 2),
+            ("app".into(), 3, 2),
+        ]
+    );
+}
+
+#[test]
+fn funnel_steps_take_sql_conditions_and_bad_ones_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = lake(dir.path(), "UTC", &funnel_events());
+    let e = engine(&data);
+    let a = analyze(
+        &e,
+        "UTC",
+        Scope::all(),
+        "funnel",
+        json!({
+        "steps": [{"action": "pv", "filter": "channel = 'app'"}, {"action": "buy"}], "window": "1d"}),
+    );
+    // app pv: u1, u4, other/u1; each buys within the day
+    assert_eq!(users(&a), vec![3, 3]);
+    let err = try_analyze(
+        &e,
+        "UTC",
+        Scope::all(),
+        "funnel",
+        json!({
+        "steps": [{"filter": "no_such_column = 1"}, {"action": "buy"}]}),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "invalid_query", "{err}");
+    let err = try_analyze(
+        &e,
+        "UTC",
+        Scope::all(),
+        "funnel",
+        json!({"steps": [{"action": "pv"}]}),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("2 to 32 steps"), "{err}");
+    let err = try_analyze(
+        &e,
+        "UTC",
+        Scope::shop("default"),
+        "funnel",
+        json!({
+        "steps": [{"action": "pv"}, {"action": "buy"}], "shop": "other"}),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "query_not_allowed");
+}
+
+#[test]
+fn a_ten_step_funnel_walks_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = Vec::new();
+    // user u does the first u actions of a 10-step path (u = 1..=10), one a minute
+    for u in 1..=10i64 {
+        for k in 0..u {
+            lines.push(bev("default", D0 + k * 60, u, 100 + k, "pv"));
+        }
+    }
+    let data = lake(dir.path(), "UTC", &lines);
+    let e = engine(&data);
+    let steps: Vec<Value> = (0..10)
+        .map(|k| json!({"filter": format!("item_id = {}", 100 + k)}))
+        .collect();
+    let a = analyze(
+        &e,
+        "UTC",
+        Scope::all(),
+        "funnel",
+        json!({"steps": steps, "window": "1h"}),
+    );
+    assert_eq!(
+        users(&a),
+        (1..=10).rev().map(|n| n as u64).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        col(&a, "steps", "median_seconds_from_previous")[9],
+        json!(60.0)
+    );
+}
+
+#[test]
+fn retention_cohorts_by_first_seen_day_with_unreached_periods_null() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |day: i64, u: i64, a: &str| bev("default", D0 + day * DAY + 3600, u, 1, a);
+    let lines = vec![
+        d(-1, 5, "pv"), // e: seen the day before the range, so not new on day 0
+        d(0, 5, "pv"),
+        d(0, 1, "pv"),
+        d(1, 1, "pv"),
+        d(2, 1, "buy"), // a
+        d(0, 2, "pv"),
+        d(2, 2, "pv"), // b
+        d(0, 3, "pv"), // c
+        d(1, 4, "pv"),
+        d(2, 4, "cart"), // d
+        d(0, 1, "buy"),
+    ];
+    let data = lake(dir.path(), "UTC", &lines);
+    let e = engine(&data);
+    let a = analyze(
+        &e,
+        "UTC",
+        Scope::all(),
+        "retention",
+        json!({"from": "2024-01-01", "to": "2024-01-02", "periods": 2}),
+    );
+    let t = a.table("retention").unwrap();
+    assert_eq!(t.columns, vec!["cohort", "users", "p0", "p1", "p2"]);
+    assert_eq!(
+        t.rows,
+        vec![
+            vec![
+                json!("2024-01-01"),
+                json!(3),
+                json!(1.0),
+                json!(0.333333),
+                json!(0.666667)
+            ],
+            vec![
+                json!("2024-01-02"),
+                json!(1),
+                json!(1.0),
+                json!(1.0),
+                Value::Null
+            ],
+        ]
+    );
+    // first purchase cohort, returning = buy: a bought on day 0 and day 2
+    let b = analyze(
+        &e,
+        "UTC",
+        Scope::all(),
+        "retention",
+        json!({
+        "from": "2024-01-01", "to": "2024-01-01", "cohort": "first_purchase",
+        "returning": "buy", "periods": 2}),
+    );
+    assert_eq!(
+        b.table("retention").unwrap().rows,
+        vec![vec![
+            json!("2024-01-01"),
+            json!(1),
+            json!(1.0),
+            json!(0.0),
+            json!(1.0)
+        ]]
+    );
+    // weekly: 2024-01-01 is a Monday, so days 0..2 are one week
+    let w = analyze(
+        &e,
+        "UTC",
+        Scope::all(),
+        "retention",
+        json!({
+        "from": "2024-01-01", "to": "2024-01-07", "period": "week", "periods": 1}),
+    );
+    assert_eq!(
+        w.table("retention").unwrap().rows,
+        vec![vec![json!("2024-01-01"), json!(4), json!(1.0), Value::Null]]
+    );
+}
+
+#[test]
+fn daily_kpis_match_hand_counts_in_the_lake_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    // +08:00: 2024-01-01T20:00Z is 2024-01-02 local
+    let lines = vec![
+        bev("default", D0, 1, 1, "pv"),
+        bev("default", D0 + 60, 1, 1, "cart"),
+        bev("default", D0 + 120, 1, 1, "buy"),
+        bev("default", D0 + 180, 2, 2, "pv"),
+        bev("other", D0 + 200, 1, 2, "pv"),
+        bev("default", D0 + 20 * 3600, 3, 3, "pv"),
+        order("default", D0 + 130, "o1", 1, "create", 50.0),
+        order("default", D0 + 140, "o1", 1, "pay", 50.0),
+        order("default", D0 + 150, "o2", 2, "create", 30.0),
+        order("default", D0 + 160, "o2", 2, "pay", 30.25),
+        order("default", D0 + 170, "o3", 2, "cancel", 10.0),
+    ];
+    let data = lake(dir.path(), "+08:00", &lines);
+    let e = engine(&data);
+    let a = analyze(&e, "+08:00", Scope::all(), "kpis", json!({}));
+    let t = a.table("days").unwrap();
+    let row = |day: &str| -> serde_json::Map<String, Value> {
+        let r = t.rows.iter().find(|r| r[0] == json!(day)).unwrap();
+        t.columns.iter().cloned().zip(r.iter().cloned()).collect()
+    };
+    let d1 = row("2024-01-01");
+    assert_eq!(d1["pv"], json!(3));
+    assert_eq!(d1["uv"], json!(3), "user 1 of two shops counts twice");
+    assert_eq!(
+        (
+            d1["carts"].clone(),
+            d1["buys"].clone(),
+            d1["buyers"].clone()
+        ),
+        (json!(1), json!(1), json!(1))
+    );
+    assert_eq!(
+        (d1["orders"].clone(), d1["paid_orders"].clone()),
+        (json!(2), json!(2))
+    );
+    assert_eq!(d1["gmv"], json!(80.25));
+    assert_eq!(d1["aov"], json!(40.13));
+    assert_eq!(d1["purchase_conversion"], json!(0.333333));
+    let d2 = row("2024-01-02");
+    assert_eq!(
+        (d2["pv"].clone(), d2["uv"].clone(), d2["gmv"].clone()),
+        (json!(1), json!(1), json!(0.0))
+    );
+    let only = analyze(
+        &e,
+        "+08:00",
+        Scope::all(),
+        "kpis",
+        json!({"from": "2024-01-02", "shop": "default"}),
+    );
+    assert_eq!(only.table("days").unwrap().rows.len(), 1);
+}

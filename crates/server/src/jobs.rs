@@ -1,0 +1,85 @@
+//! The scheduler over HTTP: schedules, their run log, and manual runs.
+
+use crate::app::AppState;
+use crate::auth::Scope;
+use crate::error::ApiError;
+use crate::scheduler::{JobInfo, RunRecord, TriggerError};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::IntoParams;
+
+/// Filters of the run log.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RunsParams {
+    /// Only this schedule.
+    pub job: Option<String>,
+    /// At most this many runs (default 100).
+    pub limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/v1/jobs", tag = "operations",
+    responses((status = 200, description = "The schedules with their next run", body = [JobInfo])),
+    security(("api_key" = ["read"])))]
+/// The scheduled tasks.
+pub async fn list(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<JobInfo>>, ApiError> {
+    app.auth(&headers, Scope::Read)?;
+    Ok(Json(
+        app.scheduler.as_ref().map(|s| s.jobs()).unwrap_or_default(),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/jobs/runs", tag = "operations", params(RunsParams),
+    responses((status = 200, description = "Runs, newest first: ok, failed (after retries), skipped (the previous run was still going) or running", body = [RunRecord])),
+    security(("api_key" = ["read"])))]
+/// The scheduler's run log.
+pub async fn runs(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<RunsParams>,
+) -> Result<Json<Vec<RunRecord>>, ApiError> {
+    app.auth(&headers, Scope::Read)?;
+    let limit = p.limit.unwrap_or(100).min(1000);
+    Ok(Json(
+        app.scheduler
+            .as_ref()
+            .map(|s| s.runs(p.job.as_deref(), limit))
+            .unwrap_or_default(),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/jobs/{name}/run", tag = "operations",
+    params(("name" = String, Path, description = "The schedule's name")),
+    responses((status = 202, description = "Started: `{\"run\": id}`"), (status = 404, description = "No such schedule"),
+        (status = 409, description = "A run is going")),
+    security(("api_key" = ["admin"])))]
+/// Runs a scheduled task now.
+pub async fn run_now(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    app.auth(&headers, Scope::Admin)?;
+    let Some(s) = &app.scheduler else {
+        return Err(ApiError::not_found(
+            "no schedules are configured ([[schedule]] in the config)",
+        ));
+    };
+    match s.trigger(&name) {
+        Ok(id) => Ok((StatusCode::ACCEPTED, Json(json!({"run": id}))).into_response()),
+        Err(TriggerError::NotFound) => {
+            Err(ApiError::not_found(format!("no schedule named {name:?}")))
+        }
+        Err(TriggerError::Running) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_running",
+            format!("{name} is running; see GET /v1/jobs/runs"),
+        )),
+    }
+}
