@@ -504,3 +504,78 @@ fn reports_land_in_postgres_and_mariadb_and_a_rerun_duplicates_nothing() {
         }
     }
 }
+
+#[test]
+fn live_job_results_are_upserted_into_postgres_as_they_fire() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = create_key(&data, "k", &["ingest", "read"], None);
+    let prefix = format!("sp_live_{}_", std::process::id());
+    let cfg = dir.path().join("storepulse.toml");
+    std::fs::write(&cfg, format!(
+        "[live]\njobs = [\"kpis\"]\n\n[sink]\nurl = \"postgres://postgres@127.0.0.1:5432/test\"\ntable_prefix = \"{prefix}\"\nflush_secs = 0.2\n"
+    )).unwrap();
+    let mut s = Server::start(
+        &data,
+        free_port(),
+        &[("STOREPULSE_CONFIG", cfg.to_str().unwrap())],
+    );
+    let c = Client::new();
+    let r = c
+        .post(format!("{}/v1/events", s.url))
+        .bearer_auth(&key)
+        .header("content-type", "application/x-ndjson")
+        .body(events())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Pushes the watermark of both shops well past the events' minutes.
+    let later = [("a", 1), ("b", 4)].map(|(shop, u)| {
+        json!({"type":"behavior","shop":shop,"ts":D0 + 7200,"user_id":u,"item_id":1,"action":"fav"}).to_string()
+    }).join("\n");
+    c.post(format!("{}/v1/events", s.url))
+        .bearer_auth(&key)
+        .header("content-type", "application/x-ndjson")
+        .body(later)
+        .send()
+        .unwrap();
+    let table = format!("{prefix}live_results");
+    let sql = format!(
+        "SELECT shop, window_start, value FROM {table} WHERE job = 'kpis' AND kind = 'result' AND key = '1min' AND metric = 'pv'"
+    );
+    let t = Instant::now();
+    let rows = loop {
+        let exists = db_query(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_tables WHERE tablename = '{table}'"),
+        );
+        if exists == ["1"] {
+            let rows = db_query("postgres", &sql);
+            if rows.len() >= 20 {
+                break rows;
+            }
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "live results never reached the sink"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // Every fired minute's pv equals a count from the events themselves.
+    let mut nonzero = 0;
+    for r in &rows {
+        let f: Vec<&str> = r.split('|').collect();
+        let start = chrono::DateTime::parse_from_rfc3339(f[1])
+            .unwrap()
+            .timestamp();
+        let want = (1..=20i64)
+            .filter(|u| (if u % 4 == 0 { "b" } else { "a" }) == f[0])
+            .filter(|u| (start..start + 60).contains(&(D0 + u * 60)))
+            .count();
+        assert_eq!(f[2].parse::<f64>().unwrap() as usize, want, "{r}");
+        nonzero += want;
+    }
+    assert_eq!(nonzero, 20, "every pv is in exactly one fired minute");
+    assert!(s.stop());
+    db_query("postgres", &format!("DROP TABLE {table}"));
+}

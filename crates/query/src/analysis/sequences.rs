@@ -135,18 +135,47 @@ impl Flat {
     }
 
     fn shop_numbers(&mut self, a: &ArrayRef) -> Result<Vec<u32>, QueryError> {
-        let texts = texts(a)?;
-        Ok(texts
-            .into_iter()
-            .map(|s| {
-                let s = s.unwrap_or_default();
-                let next = self.shops.len() as u32;
-                *self.shops.entry(s).or_insert(next)
-            })
-            .collect())
+        // The shop is a partition value: constant over long runs of rows, so only a change of
+        // value costs a lookup (and only a new shop an allocation).
+        let mut last: Option<(String, u32)> = None;
+        let mut out = Vec::with_capacity(a.len());
+        let mut number = |s: &str, shops: &mut FxHashMap<String, u32>| -> u32 {
+            match &last {
+                Some((l, n)) if l == s => *n,
+                _ => {
+                    let next = shops.len() as u32;
+                    let n = *shops.entry(s.to_string()).or_insert(next);
+                    last = Some((s.to_string(), n));
+                    n
+                }
+            }
+        };
+        match a.data_type() {
+            DataType::Utf8 => {
+                let s = a.as_string::<i32>();
+                for i in 0..s.len() {
+                    out.push(number(s.value(i), &mut self.shops));
+                }
+            }
+            DataType::Utf8View => {
+                let s = a.as_string_view();
+                for i in 0..s.len() {
+                    out.push(number(s.value(i), &mut self.shops));
+                }
+            }
+            _ => {
+                for s in texts(a)? {
+                    out.push(number(s.as_deref().unwrap_or_default(), &mut self.shops));
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn label_numbers(&mut self, a: &ArrayRef) -> Result<Vec<u32>, QueryError> {
+        if a.null_count() == a.len() {
+            return Ok(vec![0; a.len()]);
+        }
         // Dictionary columns (actions, channels): intern each distinct value once per batch.
         if let Some(d) = a.as_any().downcast_ref::<DictionaryArray<Int32Type>>() {
             let values = texts(d.values())?;
