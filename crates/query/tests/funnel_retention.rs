@@ -360,3 +360,61 @@ fn daily_kpis_match_hand_counts_in_the_lake_zone() {
     );
     assert_eq!(only.table("days").unwrap().rows.len(), 1);
 }
+
+#[test]
+fn the_direct_kpi_scan_equals_the_sql_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    // A pseudo-random mix over 3 shops, 4 days, 60 users, every action and order status.
+    let mut x: u64 = 7;
+    let mut next = |n: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % n
+    };
+    let mut lines = Vec::new();
+    for i in 0..3000 {
+        let shop = ["a", "b", "c"][next(3) as usize];
+        let ts = D0 + next(4 * DAY as u64) as i64;
+        let user = next(60) as i64 - 5;
+        if i % 7 == 0 {
+            let status = ["create", "pay", "cancel"][next(3) as usize];
+            lines.push(order(
+                shop,
+                ts,
+                &format!("o{i}"),
+                user,
+                status,
+                next(10_000) as f64 / 100.0,
+            ));
+        } else {
+            let action = ["pv", "pv", "pv", "cart", "fav", "buy"][next(6) as usize];
+            lines.push(bev(shop, ts, user, next(50) as i64, action));
+        }
+    }
+    let data = lake(dir.path(), "+08:00", &lines);
+    let e = engine(&data);
+    let zone: store::Zone = "+08:00".parse().unwrap();
+    for (scope, params) in [
+        (Scope::all(), json!({})),
+        (
+            Scope::all(),
+            json!({"from": "2024-01-02", "to": "2024-01-03"}),
+        ),
+        (Scope::shop("b"), json!({})),
+    ] {
+        let ctx = query::analysis::Ctx {
+            engine: &e,
+            scope,
+            zone,
+        };
+        let p: query::analysis::kpis::KpiParams = serde_json::from_value(params).unwrap();
+        let fast = e.block_on(query::analysis::kpis::run(&ctx, &p)).unwrap();
+        let sql = e
+            .block_on(query::analysis::kpis::run_sql(&ctx, &p))
+            .unwrap();
+        assert!(fast.tables[0].rows.len() >= 2);
+        assert_eq!(fast.tables, sql.tables);
+        assert_eq!(fast.summary, sql.summary);
+    }
+}

@@ -8,6 +8,7 @@
 
 pub mod activity;
 pub mod funnel;
+mod kpi_scan;
 pub mod kpis;
 pub mod paths;
 pub mod rankings;
