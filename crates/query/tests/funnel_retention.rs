@@ -418,3 +418,39 @@ fn the_direct_kpi_scan_equals_the_sql_reference() {
         assert_eq!(fast.summary, sql.summary);
     }
 }
+
+#[test]
+fn a_funnel_too_big_for_the_memory_limit_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = (0..30_000)
+        .map(|i| bev("s", D0 + i, i % 100, 1, "pv"))
+        .collect();
+    let data = lake(dir.path(), "UTC", &lines);
+    let small = query::Engine::new(
+        &data,
+        query::Limits {
+            memory_mib: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let err = try_analyze(
+        &small,
+        "UTC",
+        Scope::all(),
+        "funnel",
+        json!({"steps": [{"action": "pv"}, {"action": "buy"}]}),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "query_memory_limit", "{err}");
+    assert!(err.to_string().contains("narrow the days"), "{err}");
+    // The default limit holds it.
+    let a = analyze(
+        &engine(&data),
+        "UTC",
+        Scope::all(),
+        "funnel",
+        json!({"steps": [{"action": "pv"}, {"action": "buy"}]}),
+    );
+    assert_eq!(a.summary["entered"], json!(100));
+}
