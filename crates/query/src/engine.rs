@@ -293,9 +293,14 @@ fn session(
         .with_memory_pool(Arc::new(pool))
         .build_arc()?;
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let config = SessionConfig::new()
+    let mut config = SessionConfig::new()
         .with_target_partitions(threads)
         .with_information_schema(true);
+    // The lake writes no bloom filters, and its day files are small enough that page indexes
+    // prune little: skipping both saves per-file work on every query.
+    let parquet = &mut config.options_mut().execution.parquet;
+    parquet.bloom_filter_on_read = false;
+    parquet.enable_page_index = false;
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
