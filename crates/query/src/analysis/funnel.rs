@@ -332,18 +332,45 @@ pub async fn run(ctx: &Ctx<'_>, p: &FunnelParams) -> Result<Analysis, QueryError
         None => "CAST(NULL AS VARCHAR)".into(),
     };
     let scope = ctx.scope_for(&p.range)?;
-    let seqs = load(
-        ctx,
-        &scope,
-        &Load {
-            table: &table,
-            dt: p.range.dt_filter(),
-            filter,
-            code,
-            label,
-        },
-    )
-    .await?;
+    let actions: Option<Vec<String>> = p
+        .steps
+        .iter()
+        .map(|s| match (&s.action, &s.filter) {
+            (Some(a), None) => Some(a.clone()),
+            _ => None,
+        })
+        .collect();
+    let seqs = match actions {
+        // Action-only behaviour funnels (the common case) read the day files directly.
+        Some(actions) if p.table == "behavior" && p.breakdown.is_none() => {
+            let snap = crate::tables::Snapshot::load(ctx.engine.data_dir())?;
+            let from = p.range.from.map(|d| d.to_string());
+            let to = p.range.to.map(|d| d.to_string());
+            super::action_scan::load(
+                &snap,
+                &scope,
+                from.as_deref(),
+                to.as_deref(),
+                &actions,
+                p.mode == Mode::Strict,
+                ctx.engine.limits().memory_mib,
+            )?
+        }
+        _ => {
+            load(
+                ctx,
+                &scope,
+                &Load {
+                    table: &table,
+                    dt: p.range.dt_filter(),
+                    filter,
+                    code,
+                    label,
+                },
+            )
+            .await?
+        }
+    };
 
     let mut walker = Walker::new(k, window, p.mode);
     let mut all = Tally::default();
@@ -416,7 +443,7 @@ pub async fn run(ctx: &Ctx<'_>, p: &FunnelParams) -> Result<Analysis, QueryError
         "conversion".into(),
         num(ratio(converted as f64, entered as f64), 6),
     );
-    summary.insert("users_scanned".into(), json!(seqs.users()));
+    summary.insert("users_scanned".into(), json!(seqs.users_with_events()));
     summary.insert("events_scanned".into(), json!(seqs.ts.len()));
     Ok(Analysis {
         analysis: "funnel".into(),

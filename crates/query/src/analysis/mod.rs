@@ -6,6 +6,7 @@
 //! DataFusion; sequence analyses (funnels, paths) load each user's events and walk them in time
 //! order in Rust ([`sequences`]).
 
+mod action_scan;
 pub mod activity;
 pub mod funnel;
 mod kpi_scan;

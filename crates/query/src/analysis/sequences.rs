@@ -39,6 +39,11 @@ impl Sequences {
         self.offsets.len().saturating_sub(1)
     }
 
+    /// Number of users with at least one event.
+    pub fn users_with_events(&self) -> usize {
+        self.offsets.windows(2).filter(|w| w[1] > w[0]).count()
+    }
+
     /// The event range of user `u`.
     pub fn user(&self, u: usize) -> std::ops::Range<usize> {
         self.offsets[u]..self.offsets[u + 1]
@@ -213,34 +218,51 @@ impl Flat {
 
     fn group(self) -> Sequences {
         let n_users = self.users.len();
-        let mut offsets = vec![0usize; n_users + 1];
-        for &u in &self.user {
-            offsets[u as usize + 1] += 1;
-        }
-        for i in 0..n_users {
-            offsets[i + 1] += offsets[i];
-        }
-        let n = self.user.len();
-        let mut order = vec![0u32; n];
-        let mut next = offsets.clone();
-        for (i, &u) in self.user.iter().enumerate() {
-            order[next[u as usize]] = i as u32;
-            next[u as usize] += 1;
-        }
-        for u in 0..n_users {
-            order[offsets[u]..offsets[u + 1]].sort_unstable_by_key(|&i| {
-                let i = i as usize;
-                (self.ts[i], self.code[i], self.label[i])
-            });
-        }
-        let pick = |v: &[i64]| -> Vec<i64> { order.iter().map(|&i| v[i as usize]).collect() };
-        Sequences {
-            ts: pick(&self.ts),
-            code: order.iter().map(|&i| self.code[i as usize]).collect(),
-            label: order.iter().map(|&i| self.label[i as usize]).collect(),
-            offsets,
-            labels: self.label_texts,
-        }
+        group(
+            n_users,
+            self.user,
+            self.ts,
+            self.code,
+            self.label,
+            self.label_texts,
+        )
+    }
+}
+
+/// Groups flat events by dense user number (`user[i] < n_users`) with a counting sort, then
+/// orders each user's events by (time, step bits, label).
+pub(crate) fn group(
+    n_users: usize,
+    user: Vec<u32>,
+    ts: Vec<i64>,
+    code: Vec<u64>,
+    label: Vec<u32>,
+    labels: Vec<String>,
+) -> Sequences {
+    let mut offsets = vec![0usize; n_users + 1];
+    for &u in &user {
+        offsets[u as usize + 1] += 1;
+    }
+    for i in 0..n_users {
+        offsets[i + 1] += offsets[i];
+    }
+    let n = user.len();
+    let mut order = vec![0u32; n];
+    let mut next = offsets.clone();
+    for (i, &u) in user.iter().enumerate() {
+        order[next[u as usize]] = i as u32;
+        next[u as usize] += 1;
+    }
+    for u in 0..n_users {
+        order[offsets[u]..offsets[u + 1]]
+            .sort_unstable_by_key(|&i| (ts[i as usize], code[i as usize], label[i as usize]));
+    }
+    Sequences {
+        ts: order.iter().map(|&i| ts[i as usize]).collect(),
+        code: order.iter().map(|&i| code[i as usize]).collect(),
+        label: order.iter().map(|&i| label[i as usize]).collect(),
+        offsets,
+        labels,
     }
 }
 
