@@ -198,13 +198,6 @@ impl Engine {
         }
         Ok(())
     }
-
-    /// A read-only session over the current snapshot, with this engine's memory limit, for
-    /// built-in analyses that assemble DataFrames themselves.
-    pub fn session(&self, scope: &Scope) -> Result<SessionContext, QueryError> {
-        let snap = Snapshot::load(&self.data_dir)?;
-        session(&self.base, &self.limits, &snap, scope)
-    }
 }
 
 /// One query's task on the engine runtime.

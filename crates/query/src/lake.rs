@@ -35,8 +35,6 @@ pub struct LakeFile {
     pub shop: Option<String>,
     /// Day partition, `YYYY-MM-DD` (event tables only).
     pub dt: Option<String>,
-    /// Event-time range of the rows, UTC ms (event tables only).
-    pub ts_range: Option<(i64, i64)>,
 }
 
 /// A table over an explicit list of Parquet files, optionally partitioned by `shop` and `dt`.
@@ -75,11 +73,6 @@ impl FilesTable {
             part_fields,
             files,
         }
-    }
-
-    /// Number of files the table reads without filters.
-    pub fn file_count(&self) -> usize {
-        self.files.len()
     }
 
     fn part_names(&self) -> Vec<&str> {

@@ -152,11 +152,6 @@ impl Encoder {
             _ => Ok(Vec::new()),
         }
     }
-
-    /// Rows encoded so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
-    }
 }
 
 fn ndjson(b: &RecordBatch) -> Result<Vec<u8>, QueryError> {

@@ -103,7 +103,6 @@ impl Snapshot {
                 bytes: f.bytes,
                 shop: Some(f.shop.clone()),
                 dt: Some(f.dt.clone()),
-                ts_range: Some((f.min_ts, f.max_ts)),
             })
             .collect()
     }
@@ -175,7 +174,6 @@ fn plain_file(path: PathBuf, bytes: u64) -> LakeFile {
         bytes,
         shop: None,
         dt: None,
-        ts_range: None,
     }
 }
 

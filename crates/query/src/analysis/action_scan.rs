@@ -4,16 +4,15 @@
 //! id range (a hash map only when ids are too sparse). Through SQL, a 100M-event funnel spent
 //! most of its time in expression evaluation and a hash lookup per row.
 
-use super::sequences::{BYTES_PER_EVENT, Sequences, group};
+use super::file_scan::{dict_codes, parallel, read};
+use super::sequences::{Sequences, group, max_events, too_many_events};
 use crate::error::QueryError;
 use crate::tables::{Scope, Snapshot};
-use datafusion::arrow::array::{Array, AsArray, DictionaryArray};
-use datafusion::arrow::datatypes::{Int32Type, Int64Type, TimestampMillisecondType};
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{Int64Type, TimestampMillisecondType};
 use rustc_hash::FxHashMap;
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Rows of one file that matter: user ids, times and step bits.
 struct Chunk {
@@ -23,74 +22,37 @@ struct Chunk {
     code: Vec<u64>,
 }
 
-fn err(path: &std::path::Path, e: impl std::fmt::Display) -> QueryError {
-    QueryError::Internal(format!("reading {}: {e}", path.display()))
-}
-
 fn read_file(
-    path: &PathBuf,
+    path: &Path,
     shop: usize,
     steps: &[String],
     keep_all: bool,
 ) -> Result<Chunk, QueryError> {
-    let file = std::fs::File::open(path).map_err(|e| err(path, e))?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(path, e))?;
-    let idx: Vec<usize> = b
-        .schema()
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| ["user_id", "ts", "action"].contains(&f.name().as_str()))
-        .map(|(i, _)| i)
-        .collect();
-    let mask = ProjectionMask::roots(b.parquet_schema(), idx);
-    let reader = b
-        .with_projection(mask)
-        .with_batch_size(65_536)
-        .build()
-        .map_err(|e| err(path, e))?;
     let mut c = Chunk {
         shop,
         user: Vec::new(),
         ts: Vec::new(),
         code: Vec::new(),
     };
-    for batch in reader {
-        let batch = batch.map_err(|e| err(path, e))?;
-        let col = |n: &str| {
-            batch
-                .column_by_name(n)
-                .ok_or_else(|| err(path, format!("no column {n}")))
-        };
-        let users = col("user_id")?
-            .as_primitive_opt::<Int64Type>()
-            .ok_or_else(|| err(path, "user_id is not BIGINT"))?;
-        let ts = col("ts")?
-            .as_primitive_opt::<TimestampMillisecondType>()
-            .ok_or_else(|| err(path, "ts is not a timestamp"))?;
-        let action = col("action")?;
-        let d = action
-            .as_any()
-            .downcast_ref::<DictionaryArray<Int32Type>>()
-            .ok_or_else(|| err(path, "action is not dictionary encoded"))?;
-        let values = d.values().as_string::<i32>();
-        let bits: Vec<u64> = (0..values.len())
-            .map(|v| {
-                let a = values.value(v);
-                steps
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| s.as_str() == a)
-                    .fold(0, |m, (i, _)| m | 1 << i)
-            })
-            .collect();
-        let keys = d.keys();
-        for i in 0..batch.num_rows() {
-            let code = if keys.is_valid(i) {
-                bits.get(keys.value(i) as usize).copied().unwrap_or(0)
-            } else {
-                0
-            };
+    let bad = |what: &str| QueryError::Internal(format!("reading {}: {what}", path.display()));
+    read(path, &["user_id", "ts", "action"], |batch| {
+        let users = batch
+            .column_by_name("user_id")
+            .and_then(|a| a.as_primitive_opt::<Int64Type>())
+            .ok_or_else(|| bad("user_id is not BIGINT"))?;
+        let ts = batch
+            .column_by_name("ts")
+            .and_then(|a| a.as_primitive_opt::<TimestampMillisecondType>())
+            .ok_or_else(|| bad("ts is not a timestamp"))?;
+        // Bit i set: the action is step i's.
+        let codes = dict_codes(batch, "action", 0u64, |a| {
+            steps
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.as_str() == a)
+                .fold(0, |m, (i, _)| m | 1 << i)
+        })?;
+        for (i, &code) in codes.iter().enumerate() {
             if (code == 0 && !keep_all) || !users.is_valid(i) {
                 continue;
             }
@@ -98,7 +60,8 @@ fn read_file(
             c.ts.push(ts.value(i));
             c.code.push(code);
         }
-    }
+        Ok(())
+    })?;
     Ok(c)
 }
 
@@ -131,40 +94,16 @@ pub fn load(
         };
         work.push((f.path, s));
     }
-    let max_events = (limit_mib.max(1) << 20) / BYTES_PER_EVENT;
-    let queue = Mutex::new(work);
-    let chunks = Mutex::new(Vec::new());
-    let loaded = std::sync::atomic::AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    std::thread::scope(|s| -> Result<(), QueryError> {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| -> Result<(), QueryError> {
-                    loop {
-                        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
-                        let Some((path, shop)) = next else { return Ok(()) };
-                        let c = read_file(&path, shop, steps, keep_all)?;
-                        let n = loaded.fetch_add(c.user.len(), std::sync::atomic::Ordering::Relaxed) + c.user.len();
-                        if n > max_events {
-                            return Err(QueryError::Memory {
-                                limit_mib,
-                                detail: format!(
-                                    "more than {max_events} events to walk at about {BYTES_PER_EVENT} bytes each; narrow the days or the steps"
-                                ),
-                            });
-                        }
-                        chunks.lock().unwrap_or_else(|p| p.into_inner()).push(c);
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join()
-                .map_err(|_| QueryError::Internal("a funnel scan thread panicked".into()))??;
+    let max = max_events(limit_mib);
+    let loaded = AtomicUsize::new(0);
+    let chunks = parallel(work, |(path, shop)| {
+        let c = read_file(&path, shop, steps, keep_all)?;
+        let n = loaded.fetch_add(c.user.len(), Ordering::Relaxed) + c.user.len();
+        if n > max {
+            return Err(too_many_events(limit_mib));
         }
-        Ok(())
+        Ok(c)
     })?;
-    let chunks = chunks.into_inner().unwrap_or_else(|p| p.into_inner());
     let n: usize = chunks.iter().map(|c| c.user.len()).sum();
     // Dense user numbers: each shop's id range laid end to end, when that is compact enough.
     let mut range = vec![(i64::MAX, i64::MIN); shops.len()];

@@ -3,15 +3,13 @@
 //! user id range (a sort when the range is too sparse). Three exact `count(DISTINCT)` per day
 //! through the SQL engine took 5.7 s on 100M events; this path is what makes daily KPIs quick.
 
+use super::file_scan::{dict_codes, parallel, read};
 use crate::error::QueryError;
 use crate::tables::{Scope, Snapshot};
-use datafusion::arrow::array::{Array, AsArray, DictionaryArray, RecordBatch};
-use datafusion::arrow::datatypes::{Float64Type, Int32Type, Int64Type};
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{Float64Type, Int64Type};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 /// One day's figures of one shop.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -39,57 +37,6 @@ struct Part {
     orders: Vec<PathBuf>,
 }
 
-fn err(path: &std::path::Path, e: impl std::fmt::Display) -> QueryError {
-    QueryError::Internal(format!("reading {}: {e}", path.display()))
-}
-
-fn read(
-    path: &PathBuf,
-    columns: &[&str],
-    mut f: impl FnMut(&RecordBatch) -> Result<(), QueryError>,
-) -> Result<(), QueryError> {
-    let file = std::fs::File::open(path).map_err(|e| err(path, e))?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(path, e))?;
-    let idx: Vec<usize> = b
-        .schema()
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, fl)| columns.contains(&fl.name().as_str()))
-        .map(|(i, _)| i)
-        .collect();
-    let mask = ProjectionMask::roots(b.parquet_schema(), idx);
-    let reader = b
-        .with_projection(mask)
-        .with_batch_size(65_536)
-        .build()
-        .map_err(|e| err(path, e))?;
-    for batch in reader {
-        f(&batch.map_err(|e| err(path, e))?)?;
-    }
-    Ok(())
-}
-
-/// Maps a dictionary column's keys to small codes through its values, once per batch.
-fn codes(b: &RecordBatch, col: &str, map: impl Fn(&str) -> u8) -> Result<Vec<u8>, QueryError> {
-    let a = b
-        .column_by_name(col)
-        .ok_or_else(|| QueryError::Internal(format!("no column {col}")))?;
-    let d = a
-        .as_any()
-        .downcast_ref::<DictionaryArray<Int32Type>>()
-        .ok_or_else(|| QueryError::Internal(format!("{col} is not dictionary encoded")))?;
-    let values = d.values().as_string::<i32>();
-    let table: Vec<u8> = (0..values.len()).map(|i| map(values.value(i))).collect();
-    Ok(d.keys()
-        .iter()
-        .map(|k| {
-            k.and_then(|k| table.get(k as usize).copied())
-                .unwrap_or(u8::MAX)
-        })
-        .collect())
-}
-
 /// Exact number of distinct values.
 fn distinct(mut ids: Vec<i64>) -> u64 {
     let (Some(&min), Some(&max)) = (ids.iter().min(), ids.iter().max()) else {
@@ -114,7 +61,7 @@ fn count_part(p: &Part) -> Result<DayCounts, QueryError> {
     let (mut users, mut carters, mut buyers) = (Vec::new(), Vec::new(), Vec::new());
     for path in &p.behavior {
         read(path, &["user_id", "action"], |b| {
-            let code = codes(b, "action", |a| match a {
+            let code = dict_codes(b, "action", u8::MAX, |a| match a {
                 "pv" => 0,
                 "cart" => 1,
                 "fav" => 2,
@@ -149,7 +96,7 @@ fn count_part(p: &Part) -> Result<DayCounts, QueryError> {
     c.buyers = distinct(buyers);
     for path in &p.orders {
         read(path, &["status", "amount"], |b| {
-            let code = codes(b, "status", |s| match s {
+            let code = dict_codes(b, "status", u8::MAX, |s| match s {
                 "create" => 0,
                 "pay" => 1,
                 _ => u8::MAX,
@@ -209,34 +156,11 @@ pub fn daily(
             }
         }
     }
-    // Popped from the end: largest partitions first, so no thread is left with a big one last.
+    // Taken from the end: largest partitions first, so no thread is left with a big one last.
     let mut work: Vec<Part> = parts.into_values().collect();
     work.sort_by_key(|p| p.behavior.len() + p.orders.len());
-    let queue = Mutex::new(work);
-    let out = Mutex::new(BTreeMap::new());
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    std::thread::scope(|s| -> Result<(), QueryError> {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| -> Result<(), QueryError> {
-                    loop {
-                        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
-                        let Some(p) = next else { return Ok(()) };
-                        let c = count_part(&p)?;
-                        out.lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(p.key, c);
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join()
-                .map_err(|_| QueryError::Internal("a KPI scan thread panicked".into()))??;
-        }
-        Ok(())
-    })?;
-    Ok(out.into_inner().unwrap_or_else(|p| p.into_inner()))
+    let counted = parallel(work, |p| Ok((p.key.clone(), count_part(&p)?)))?;
+    Ok(counted.into_iter().collect())
 }
 
 #[cfg(test)]

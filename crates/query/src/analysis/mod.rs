@@ -8,6 +8,7 @@
 
 mod action_scan;
 pub mod activity;
+mod file_scan;
 pub mod funnel;
 mod kpi_scan;
 pub mod kpis;

@@ -18,6 +18,22 @@ use rustc_hash::FxHashMap;
 /// copy (measured: a 100M-event funnel peaked at 4.9 GB).
 pub const BYTES_PER_EVENT: usize = 48;
 
+/// Most events a sequence analysis may load within `limit_mib`.
+pub(crate) fn max_events(limit_mib: usize) -> usize {
+    (limit_mib.max(1) << 20) / BYTES_PER_EVENT
+}
+
+/// The error when an analysis would load more than [`max_events`].
+pub(crate) fn too_many_events(limit_mib: usize) -> QueryError {
+    QueryError::Memory {
+        limit_mib: limit_mib.max(1),
+        detail: format!(
+            "more than {} events to walk at about {BYTES_PER_EVENT} bytes each; narrow the days or the steps",
+            max_events(limit_mib)
+        ),
+    }
+}
+
 /// Events of many users, grouped by user and time-ordered within each.
 #[derive(Debug, Default)]
 pub struct Sequences {
@@ -79,18 +95,13 @@ pub async fn load(ctx: &Ctx<'_>, scope: &Scope, q: &Load<'_>) -> Result<Sequence
     let mut rows = ctx.engine.sql(&sql, scope.clone()).await?;
     let mut flat = Flat::default();
     // Loaded events live outside DataFusion's pool; hold them to the same per-query limit.
-    let limit_mib = ctx.engine.limits().memory_mib.max(1);
-    let max_events = (limit_mib << 20) / BYTES_PER_EVENT;
+    let limit_mib = ctx.engine.limits().memory_mib;
+    let max = max_events(limit_mib);
     while let Some(b) = rows.next().await {
         let b = b?;
         flat.push(b.columns())?;
-        if flat.user.len() > max_events {
-            return Err(QueryError::Memory {
-                limit_mib,
-                detail: format!(
-                    "more than {max_events} events to walk at about {BYTES_PER_EVENT} bytes each; narrow the days or the steps"
-                ),
-            });
+        if flat.user.len() > max {
+            return Err(too_many_events(limit_mib));
         }
     }
     Ok(flat.group())
