@@ -131,15 +131,8 @@ pub fn live_table(es: &[Arc<Emission>]) -> SinkTable {
         "revision",
         "watermark",
     ];
-    let key = [
-        "job",
-        "kind",
-        "shop",
-        "window_start",
-        "window_end",
-        "slot",
-        "metric",
-    ];
+    // The key is the leading columns: a window's slot and metric.
+    let key = &columns[..7];
     let mut rows = Vec::new();
     for e in es {
         for row in &e.rows {
@@ -170,7 +163,7 @@ pub fn live_table(es: &[Arc<Emission>]) -> SinkTable {
     SinkTable {
         name: "live_results".into(),
         columns: columns.map(String::from).to_vec(),
-        key: key.map(String::from).to_vec(),
+        key: key.iter().map(|k| k.to_string()).collect(),
         rows,
     }
 }

@@ -134,11 +134,46 @@ fn day_minus(d: NaiveDate, n: u64) -> NaiveDate {
     d.checked_sub_days(Days::new(n)).unwrap_or(d)
 }
 
+fn funnel_section() -> SectionSpec {
+    let steps = json!([{"action": "pv"}, {"action": "cart"}, {"action": "buy"}]);
+    section(
+        "Funnel: view → cart → buy (1 day)",
+        "funnel",
+        json!({"steps": steps, "window": "1d"}),
+        chart(ChartKind::Bar, None, "name", &["users"]),
+    )
+}
+
+fn top_items_section() -> SectionSpec {
+    section(
+        "Top items by views",
+        "rankings",
+        json!({"by": "item", "metric": "pv", "top": 10}),
+        chart(ChartKind::Hbar, None, "item_id", &["pv"]),
+    )
+}
+
+fn top_categories_section() -> SectionSpec {
+    section(
+        "Top categories by purchases",
+        "rankings",
+        json!({"by": "category", "metric": "buy", "top": 10}),
+        chart(ChartKind::Hbar, None, "category_id", &["buys"]),
+    )
+}
+
+fn repeat_section() -> SectionSpec {
+    section(
+        "Repeat purchases",
+        "repeat",
+        json!({}),
+        chart(ChartKind::Bar, None, "purchases", &["customers"]),
+    )
+}
+
 /// The daily report for `date`: KPIs of the last 7 days, that day's hours, funnel, top items
 /// and categories, and repeat purchases.
 pub fn daily() -> ReportSpec {
-    let funnel =
-        json!({"steps": [{"action": "pv"}, {"action": "cart"}, {"action": "buy"}], "window": "1d"});
     ReportSpec {
         title: "Daily report".into(),
         days: 1,
@@ -155,38 +190,16 @@ pub fn daily() -> ReportSpec {
                 json!({}),
                 chart(ChartKind::Bar, Some("hours"), "hour", &["events"]),
             ),
-            section(
-                "Funnel: view → cart → buy (1 day)",
-                "funnel",
-                funnel,
-                chart(ChartKind::Bar, None, "name", &["users"]),
-            ),
-            section(
-                "Top items by views",
-                "rankings",
-                json!({"by": "item", "metric": "pv", "top": 10}),
-                chart(ChartKind::Hbar, None, "item_id", &["pv"]),
-            ),
-            section(
-                "Top categories by purchases",
-                "rankings",
-                json!({"by": "category", "metric": "buy", "top": 10}),
-                chart(ChartKind::Hbar, None, "category_id", &["buys"]),
-            ),
-            section(
-                "Repeat purchases",
-                "repeat",
-                json!({}),
-                chart(ChartKind::Bar, None, "purchases", &["customers"]),
-            ),
+            funnel_section(),
+            top_items_section(),
+            top_categories_section(),
+            repeat_section(),
         ],
     }
 }
 
 /// The weekly report for the ISO week (Monday–Sunday) of `date`.
 pub fn weekly() -> ReportSpec {
-    let funnel =
-        json!({"steps": [{"action": "pv"}, {"action": "cart"}, {"action": "buy"}], "window": "1d"});
     ReportSpec {
         title: "Weekly report".into(),
         days: 7,
@@ -209,36 +222,16 @@ pub fn weekly() -> ReportSpec {
                 json!({"periods": 6}),
                 None,
             ),
-            section(
-                "Funnel: view → cart → buy (1 day)",
-                "funnel",
-                funnel,
-                chart(ChartKind::Bar, None, "name", &["users"]),
-            ),
-            section(
-                "Top items by views",
-                "rankings",
-                json!({"by": "item", "metric": "pv", "top": 10}),
-                chart(ChartKind::Hbar, None, "item_id", &["pv"]),
-            ),
-            section(
-                "Top categories by purchases",
-                "rankings",
-                json!({"by": "category", "metric": "buy", "top": 10}),
-                chart(ChartKind::Hbar, None, "category_id", &["buys"]),
-            ),
+            funnel_section(),
+            top_items_section(),
+            top_categories_section(),
             section(
                 "Customer segments (RFM, all history)",
                 "rfm",
                 json!({"from": null, "customers": false}),
                 chart(ChartKind::Hbar, Some("segments"), "segment", &["customers"]),
             ),
-            section(
-                "Repeat purchases",
-                "repeat",
-                json!({}),
-                chart(ChartKind::Bar, None, "purchases", &["customers"]),
-            ),
+            repeat_section(),
         ],
     }
 }
