@@ -422,7 +422,8 @@ fn the_direct_kpi_scan_equals_the_sql_reference() {
 #[test]
 fn a_funnel_too_big_for_the_memory_limit_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let lines: Vec<String> = (0..30_000)
+    // More events than 1 MiB holds at the direct scan's 18 bytes each.
+    let lines: Vec<String> = (0..70_000)
         .map(|i| bev("s", D0 + i, i % 100, 1, "pv"))
         .collect();
     let data = lake(dir.path(), "UTC", &lines);
@@ -465,51 +466,64 @@ fn the_direct_funnel_scan_equals_the_sql_path() {
             .wrapping_add(1442695040888963407);
         (x >> 33) % n
     };
-    let mut lines = Vec::new();
-    for _ in 0..4000 {
+    // Enough events for several buckets of the direct scan; two imports, so the second one's
+    // files overlap the first's in time and users' events arrive out of order.
+    let mut batches = vec![Vec::new(), Vec::new()];
+    for i in 0..80_000 {
         let shop = ["a", "b"][next(2) as usize];
-        // ids far apart in one shop force the sparse (hash) numbering there
+        // ids far apart in one shop, and the same ids in both shops
         let user = if shop == "a" {
-            next(40) as i64
+            next(1500) as i64
         } else {
-            next(40) as i64 * 1_000_000_007
+            next(1500) as i64 * 1_000_000_007
         };
         let action = ["pv", "pv", "cart", "fav", "buy"][next(5) as usize];
-        lines.push(bev(shop, D0 + next(3 * DAY as u64) as i64, user, 1, action));
+        let ts = D0 + next(3 * DAY as u64) as i64;
+        batches[i % 2].push(bev(shop, ts, user, 1, action));
     }
-    let data = lake(dir.path(), "UTC", &lines);
-    let e = engine(&data);
-    let steps = ["pv", "cart", "fav", "buy", "pv"];
-    for (mode, window, scope, range) in [
-        ("ordered", "1h", Scope::all(), json!({})),
-        ("strict", "1d", Scope::all(), json!({})),
-        (
-            "ordered",
-            "6h",
-            Scope::shop("b"),
-            json!({"from": "2024-01-02"}),
-        ),
-    ] {
-        let direct: Vec<_> = steps.iter().map(|a| json!({"action": a})).collect();
-        let via_sql: Vec<_> = steps
-            .iter()
-            .map(|a| json!({"action": a, "filter": "TRUE", "name": a}))
-            .collect();
-        let mut p = range.as_object().unwrap().clone();
-        p.insert("window".into(), json!(window));
-        p.insert("mode".into(), json!(mode));
-        p.insert("steps".into(), json!(direct));
-        let fast = analyze(
-            &e,
-            "UTC",
-            scope.clone(),
-            "funnel",
-            serde_json::Value::Object(p.clone()),
-        );
-        p.insert("steps".into(), json!(via_sql));
-        let slow = analyze(&e, "UTC", scope, "funnel", serde_json::Value::Object(p));
-        assert!(fast.summary["entered"].as_u64().unwrap() > 0);
-        assert_eq!(fast.tables, slow.tables, "{mode} {window}");
-        assert_eq!(fast.summary, slow.summary, "{mode} {window}");
-    }
+    let data = lake(dir.path(), "UTC", &batches[0]);
+    let check = |e: &query::Engine| {
+        let steps = ["pv", "cart", "fav", "buy", "pv"];
+        for (mode, window, scope, range) in [
+            ("ordered", "1h", Scope::all(), json!({})),
+            ("strict", "1d", Scope::all(), json!({})),
+            (
+                "ordered",
+                "6h",
+                Scope::shop("b"),
+                json!({"from": "2024-01-02"}),
+            ),
+        ] {
+            let direct: Vec<_> = steps.iter().map(|a| json!({"action": a})).collect();
+            let via_sql: Vec<_> = steps
+                .iter()
+                .map(|a| json!({"action": a, "filter": "TRUE", "name": a}))
+                .collect();
+            let mut p = range.as_object().unwrap().clone();
+            p.insert("window".into(), json!(window));
+            p.insert("mode".into(), json!(mode));
+            p.insert("steps".into(), json!(direct));
+            let fast = analyze(
+                e,
+                "UTC",
+                scope.clone(),
+                "funnel",
+                serde_json::Value::Object(p.clone()),
+            );
+            p.insert("steps".into(), json!(via_sql));
+            let slow = analyze(e, "UTC", scope, "funnel", serde_json::Value::Object(p));
+            // Some users get past the second step, so chains and windows are exercised.
+            assert!(
+                fast.tables[0].rows[2][2].as_u64().unwrap() > 0,
+                "{mode} {window}"
+            );
+            assert_eq!(fast.tables, slow.tables, "{mode} {window}");
+            assert_eq!(fast.summary, slow.summary, "{mode} {window}");
+        }
+    };
+    check(&engine(&data));
+    let more = dir.path().join("more.ndjson");
+    std::fs::write(&more, batches[1].join("\n")).unwrap();
+    import_file(&data, "UTC", &more, collect::Format::Ndjson);
+    check(&engine(&data));
 }

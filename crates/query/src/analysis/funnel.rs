@@ -197,15 +197,17 @@ impl Walker {
             label: 0,
             times: Vec::new(),
         };
+        let steps = if k >= 64 { u64::MAX } else { (1 << k) - 1 };
         for e in 0..ts.len() {
-            let (t, m) = (ts[e], code[e]);
+            let t = ts[e];
+            let mut m = code[e] & steps;
             if self.strict {
                 self.next_start.fill(NONE);
             }
-            for i in (0..k).rev() {
-                if m & (1 << i) == 0 {
-                    continue;
-                }
+            // The event's steps, high to low.
+            while m != 0 {
+                let i = 63 - m.leading_zeros() as usize;
+                m &= !(1 << i);
                 let (from_start, from_label) = if i == 0 {
                     (t, label[e])
                 } else {
@@ -249,6 +251,11 @@ impl Walker {
                 std::mem::swap(&mut self.label, &mut self.next_label);
                 std::mem::swap(&mut self.times, &mut self.next_times);
             }
+            // The deepest step is reached and its first chain's times are kept: nothing later
+            // changes the result.
+            if best.depth == k {
+                break;
+            }
         }
         best
     }
@@ -267,16 +274,17 @@ fn median(v: &mut [i64]) -> Option<f64> {
     })
 }
 
-/// Per-bucket tallies: users at each depth and times from the first step.
+/// Users at each depth and times to convert (per step: from the first step, from the previous).
 #[derive(Default)]
-struct Tally {
+pub struct Tally {
     depth: Vec<u64>,
     from_first: Vec<Vec<i64>>,
     from_prev: Vec<Vec<i64>>,
 }
 
 impl Tally {
-    fn add(&mut self, r: &Reached, k: usize) {
+    /// Counts one user's walk.
+    pub fn add(&mut self, r: &Reached, k: usize) {
         if self.depth.is_empty() {
             self.depth = vec![0; k + 1];
             self.from_first = vec![Vec::new(); k];
@@ -286,6 +294,26 @@ impl Tally {
         for i in 1..r.depth {
             self.from_first[i].push(r.times[i] - r.times[0]);
             self.from_prev[i].push(r.times[i] - r.times[i - 1]);
+        }
+    }
+
+    /// Adds another tally of the same funnel.
+    pub fn merge(&mut self, o: Tally) {
+        if self.depth.is_empty() {
+            *self = o;
+            return;
+        }
+        if o.depth.is_empty() {
+            return;
+        }
+        for (a, b) in self.depth.iter_mut().zip(&o.depth) {
+            *a += b;
+        }
+        for (a, b) in self.from_first.iter_mut().zip(o.from_first) {
+            a.extend(b);
+        }
+        for (a, b) in self.from_prev.iter_mut().zip(o.from_prev) {
+            a.extend(b);
         }
     }
 
@@ -340,24 +368,30 @@ pub async fn run(ctx: &Ctx<'_>, p: &FunnelParams) -> Result<Analysis, QueryError
             _ => None,
         })
         .collect();
-    let seqs = match actions {
+    let mut all = Tally::default();
+    let mut by: BTreeMap<u32, Tally> = BTreeMap::new();
+    let mut labels: Vec<String> = Vec::new();
+    let (users_scanned, events_scanned) = match actions {
         // Action-only behaviour funnels (the common case) read the day files directly.
         Some(actions) if p.table == "behavior" && p.breakdown.is_none() => {
             let snap = crate::tables::Snapshot::load(ctx.engine.data_dir())?;
             let from = p.range.from.map(|d| d.to_string());
             let to = p.range.to.map(|d| d.to_string());
-            super::action_scan::load(
+            let c = super::funnel_scan::run(
                 &snap,
                 &scope,
                 from.as_deref(),
                 to.as_deref(),
                 &actions,
-                p.mode == Mode::Strict,
+                window,
+                p.mode,
                 ctx.engine.limits().memory_mib,
-            )?
+            )?;
+            all = c.tally;
+            (c.users, c.events)
         }
         _ => {
-            load(
+            let seqs = load(
                 ctx,
                 &scope,
                 &Load {
@@ -368,24 +402,24 @@ pub async fn run(ctx: &Ctx<'_>, p: &FunnelParams) -> Result<Analysis, QueryError
                     label,
                 },
             )
-            .await?
+            .await?;
+            let mut walker = Walker::new(k, window, p.mode);
+            for u in 0..seqs.users() {
+                let r = seqs.user(u);
+                let got = walker.walk(&seqs.ts[r.clone()], &seqs.code[r.clone()], &seqs.label[r]);
+                if got.depth == 0 {
+                    continue;
+                }
+                all.add(&got, k);
+                if p.breakdown.is_some() {
+                    by.entry(got.label).or_default().add(&got, k);
+                }
+            }
+            let counts = (seqs.users_with_events(), seqs.ts.len());
+            labels = seqs.labels;
+            counts
         }
     };
-
-    let mut walker = Walker::new(k, window, p.mode);
-    let mut all = Tally::default();
-    let mut by: BTreeMap<u32, Tally> = BTreeMap::new();
-    for u in 0..seqs.users() {
-        let r = seqs.user(u);
-        let got = walker.walk(&seqs.ts[r.clone()], &seqs.code[r.clone()], &seqs.label[r]);
-        if got.depth == 0 {
-            continue;
-        }
-        all.add(&got, k);
-        if p.breakdown.is_some() {
-            by.entry(got.label).or_default().add(&got, k);
-        }
-    }
 
     let names: Vec<String> = p.steps.iter().map(|s| s.label()).collect();
     let steps = steps_table("steps", &names, &mut all);
@@ -404,14 +438,14 @@ pub async fn run(ctx: &Ctx<'_>, p: &FunnelParams) -> Result<Analysis, QueryError
         );
         // Largest groups first, then by value.
         let mut groups: Vec<(u32, Tally)> = by.into_iter().collect();
-        let text = |lab: u32| seqs.labels.get(lab as usize).cloned().unwrap_or_default();
+        let text = |lab: u32| labels.get(lab as usize).cloned().unwrap_or_default();
         groups.sort_by(|a, b| {
             b.1.reached(0)
                 .cmp(&a.1.reached(0))
                 .then_with(|| text(a.0).cmp(&text(b.0)))
         });
         for (lab, tally) in groups.iter_mut() {
-            let value = match seqs.labels.get(*lab as usize) {
+            let value = match labels.get(*lab as usize) {
                 Some(s) if *lab != 0 => json!(s),
                 _ => Value::Null,
             };
@@ -443,8 +477,8 @@ pub async fn run(ctx: &Ctx<'_>, p: &FunnelParams) -> Result<Analysis, QueryError
         "conversion".into(),
         num(ratio(converted as f64, entered as f64), 6),
     );
-    summary.insert("users_scanned".into(), json!(seqs.users_with_events()));
-    summary.insert("events_scanned".into(), json!(seqs.ts.len()));
+    summary.insert("users_scanned".into(), json!(users_scanned));
+    summary.insert("events_scanned".into(), json!(events_scanned));
     Ok(Analysis {
         analysis: "funnel".into(),
         params: serde_json::to_value(p).unwrap_or_default(),

@@ -6,10 +6,10 @@
 //! DataFusion; sequence analyses (funnels, paths) load each user's events and walk them in time
 //! order in Rust ([`sequences`]).
 
-mod action_scan;
 pub mod activity;
 mod file_scan;
 pub mod funnel;
+mod funnel_scan;
 mod kpi_scan;
 pub mod kpis;
 pub mod paths;

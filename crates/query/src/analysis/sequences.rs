@@ -18,18 +18,18 @@ use rustc_hash::FxHashMap;
 /// copy (measured: a 100M-event funnel peaked at 4.9 GB).
 pub const BYTES_PER_EVENT: usize = 48;
 
-/// Most events a sequence analysis may load within `limit_mib`.
-pub(crate) fn max_events(limit_mib: usize) -> usize {
-    (limit_mib.max(1) << 20) / BYTES_PER_EVENT
+/// Most events an analysis holding `bytes_per_event` each may load within `limit_mib`.
+pub(crate) fn max_events(limit_mib: usize, bytes_per_event: usize) -> usize {
+    (limit_mib.max(1) << 20) / bytes_per_event.max(1)
 }
 
 /// The error when an analysis would load more than [`max_events`].
-pub(crate) fn too_many_events(limit_mib: usize) -> QueryError {
+pub(crate) fn too_many_events(limit_mib: usize, bytes_per_event: usize) -> QueryError {
     QueryError::Memory {
         limit_mib: limit_mib.max(1),
         detail: format!(
-            "more than {} events to walk at about {BYTES_PER_EVENT} bytes each; narrow the days or the steps",
-            max_events(limit_mib)
+            "more than {} events to walk at about {bytes_per_event} bytes each; narrow the days or the steps",
+            max_events(limit_mib, bytes_per_event)
         ),
     }
 }
@@ -96,12 +96,12 @@ pub async fn load(ctx: &Ctx<'_>, scope: &Scope, q: &Load<'_>) -> Result<Sequence
     let mut flat = Flat::default();
     // Loaded events live outside DataFusion's pool; hold them to the same per-query limit.
     let limit_mib = ctx.engine.limits().memory_mib;
-    let max = max_events(limit_mib);
+    let max = max_events(limit_mib, BYTES_PER_EVENT);
     while let Some(b) = rows.next().await {
         let b = b?;
         flat.push(b.columns())?;
         if flat.user.len() > max {
-            return Err(too_many_events(limit_mib));
+            return Err(too_many_events(limit_mib, BYTES_PER_EVENT));
         }
     }
     Ok(flat.group())
