@@ -376,7 +376,8 @@ fn the_direct_kpi_scan_equals_the_sql_reference() {
     for i in 0..3000 {
         let shop = ["a", "b", "c"][next(3) as usize];
         let ts = D0 + next(4 * DAY as u64) as i64;
-        let user = next(60) as i64 - 5;
+        // the second half's ids are shifted, so the two imports' id ranges differ
+        let user = next(60) as i64 - 5 + if i >= 1500 { 30 } else { 0 };
         if i % 7 == 0 {
             let status = ["create", "pay", "cancel"][next(3) as usize];
             lines.push(order(
@@ -392,31 +393,40 @@ fn the_direct_kpi_scan_equals_the_sql_reference() {
             lines.push(bev(shop, ts, user, next(50) as i64, action));
         }
     }
-    let data = lake(dir.path(), "+08:00", &lines);
-    let e = engine(&data);
+    // Two imports: each (shop, day) then has two files with overlapping but different id
+    // ranges, whose per-row-group sets the direct scan merges.
+    let (first, second) = lines.split_at(lines.len() / 2);
+    let data = lake(dir.path(), "+08:00", first);
     let zone: store::Zone = "+08:00".parse().unwrap();
-    for (scope, params) in [
-        (Scope::all(), json!({})),
-        (
-            Scope::all(),
-            json!({"from": "2024-01-02", "to": "2024-01-03"}),
-        ),
-        (Scope::shop("b"), json!({})),
-    ] {
-        let ctx = query::analysis::Ctx {
-            engine: &e,
-            scope,
-            zone,
-        };
-        let p: query::analysis::kpis::KpiParams = serde_json::from_value(params).unwrap();
-        let fast = e.block_on(query::analysis::kpis::run(&ctx, &p)).unwrap();
-        let sql = e
-            .block_on(query::analysis::kpis::run_sql(&ctx, &p))
-            .unwrap();
-        assert!(fast.tables[0].rows.len() >= 2);
-        assert_eq!(fast.tables, sql.tables);
-        assert_eq!(fast.summary, sql.summary);
-    }
+    let check = |e: &query::Engine| {
+        for (scope, params) in [
+            (Scope::all(), json!({})),
+            (
+                Scope::all(),
+                json!({"from": "2024-01-02", "to": "2024-01-03"}),
+            ),
+            (Scope::shop("b"), json!({})),
+        ] {
+            let ctx = query::analysis::Ctx {
+                engine: e,
+                scope,
+                zone,
+            };
+            let p: query::analysis::kpis::KpiParams = serde_json::from_value(params).unwrap();
+            let fast = e.block_on(query::analysis::kpis::run(&ctx, &p)).unwrap();
+            let sql = e
+                .block_on(query::analysis::kpis::run_sql(&ctx, &p))
+                .unwrap();
+            assert!(fast.tables[0].rows.len() >= 2);
+            assert_eq!(fast.tables, sql.tables);
+            assert_eq!(fast.summary, sql.summary);
+        }
+    };
+    check(&engine(&data));
+    let more = dir.path().join("more.ndjson");
+    std::fs::write(&more, second.join("\n")).unwrap();
+    import_file(&data, "+08:00", &more, collect::Format::Ndjson);
+    check(&engine(&data));
 }
 
 #[test]
