@@ -478,7 +478,7 @@ fn the_direct_funnel_scan_equals_the_sql_path() {
     };
     // Enough events for several buckets of the direct scan; two imports, so the second one's
     // files overlap the first's in time and users' events arrive out of order.
-    let mut batches = vec![Vec::new(), Vec::new()];
+    let mut batches = [Vec::new(), Vec::new()];
     for i in 0..80_000 {
         let shop = ["a", "b"][next(2) as usize];
         // ids far apart in one shop, and the same ids in both shops
