@@ -17,7 +17,7 @@
 
 use super::file_scan::{Unit, dict_codes, parallel, read_unit, units};
 use super::funnel::{Mode, Tally, Walker};
-use super::sequences::{max_events, too_many_events};
+use super::sequences::{max_events, slot_starts, too_many_events};
 use crate::error::QueryError;
 use crate::tables::{Scope, Snapshot};
 use datafusion::arrow::array::{Array, AsArray};
@@ -141,6 +141,13 @@ struct Chunk {
     offsets: Vec<u32>,
 }
 
+impl Chunk {
+    /// The events of bucket `b`.
+    fn bucket(&self, b: usize) -> &[Entry] {
+        &self.entries[self.offsets[b] as usize..self.offsets[b + 1] as usize]
+    }
+}
+
 /// Bucket of a (shop, user): a mixer unrelated to the hash map's, so a bucket's keys still
 /// spread over its map.
 fn bucket_of(shop: u32, user: i64, buckets: usize) -> usize {
@@ -240,7 +247,7 @@ fn walk_bucket(
         Numbering::Dense { span, shift, .. } => {
             let first = (b as i64) << shift;
             for c in chunks {
-                let events = &c.entries[c.offsets[b] as usize..c.offsets[b + 1] as usize];
+                let events = c.bucket(b);
                 local.extend(events.iter().map(|e| (e.user - first) as u32));
             }
             ((span - first).min(1 << shift)) as usize
@@ -248,7 +255,7 @@ fn walk_bucket(
         Numbering::Hashed { .. } => {
             let mut users: FxHashMap<(u32, i64), u32> = FxHashMap::default();
             for c in chunks {
-                for e in &c.entries[c.offsets[b] as usize..c.offsets[b + 1] as usize] {
+                for e in c.bucket(b) {
                     let next = users.len() as u32;
                     local.push(*users.entry((c.shop, e.user)).or_insert(next));
                 }
@@ -256,19 +263,13 @@ fn walk_bucket(
             users.len()
         }
     };
-    let mut start = vec![0usize; n_users + 1];
-    for &l in &local {
-        start[l as usize + 1] += 1;
-    }
-    for i in 0..n_users {
-        start[i + 1] += start[i];
-    }
+    let start = slot_starts(&local, n_users);
     let n = local.len();
     let (mut ts, mut code) = (vec![0i64; n], vec![0u64; n]);
     let mut next = start.clone();
     let mut i = 0;
     for c in chunks {
-        for e in &c.entries[c.offsets[b] as usize..c.offsets[b + 1] as usize] {
+        for e in c.bucket(b) {
             let slot = &mut next[local[i] as usize];
             ts[*slot] = c.base + i64::from(e.t);
             code[*slot] = u64::from(e.code);

@@ -119,17 +119,23 @@ struct Partial {
     buyers: Ids,
 }
 
+impl Partial {
+    fn new(part: usize, range: Option<(i64, i64)>) -> Partial {
+        Partial {
+            part,
+            c: DayCounts::default(),
+            users: Ids::new(range),
+            carters: Ids::new(range),
+            buyers: Ids::new(range),
+        }
+    }
+}
+
 fn count_behavior(
     u: &Unit<(usize, bool)>,
     range: Option<(i64, i64)>,
 ) -> Result<Partial, QueryError> {
-    let mut p = Partial {
-        part: u.tag.0,
-        c: DayCounts::default(),
-        users: Ids::new(range),
-        carters: Ids::new(range),
-        buyers: Ids::new(range),
-    };
+    let mut p = Partial::new(u.tag.0, range);
     read_unit(u, &["user_id", "action"], |b| {
         let code = dict_codes(b, "action", u8::MAX, |a| match a {
             "pv" => 0,
@@ -172,13 +178,7 @@ fn count_behavior(
 }
 
 fn count_orders(u: &Unit<(usize, bool)>) -> Result<Partial, QueryError> {
-    let mut p = Partial {
-        part: u.tag.0,
-        c: DayCounts::default(),
-        users: Ids::new(None),
-        carters: Ids::new(None),
-        buyers: Ids::new(None),
-    };
+    let mut p = Partial::new(u.tag.0, None);
     read_unit(u, &["status", "amount"], |b| {
         let code = dict_codes(b, "status", u8::MAX, |s| match s {
             "create" => 0,

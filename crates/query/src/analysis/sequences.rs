@@ -240,6 +240,18 @@ impl Flat {
     }
 }
 
+/// Counting-sort starts: user `u`'s slots are `starts[u]..starts[u + 1]` (`users[i] < n`).
+pub(crate) fn slot_starts(users: &[u32], n: usize) -> Vec<usize> {
+    let mut starts = vec![0usize; n + 1];
+    for &u in users {
+        starts[u as usize + 1] += 1;
+    }
+    for i in 0..n {
+        starts[i + 1] += starts[i];
+    }
+    starts
+}
+
 /// Groups flat events by dense user number (`user[i] < n_users`) with a counting sort, then
 /// orders each user's events by (time, step bits, label).
 pub(crate) fn group(
@@ -250,13 +262,7 @@ pub(crate) fn group(
     label: Vec<u32>,
     labels: Vec<String>,
 ) -> Sequences {
-    let mut offsets = vec![0usize; n_users + 1];
-    for &u in &user {
-        offsets[u as usize + 1] += 1;
-    }
-    for i in 0..n_users {
-        offsets[i + 1] += offsets[i];
-    }
+    let offsets = slot_starts(&user, n_users);
     // Scatter each event straight into its user's slot, then sort each user's contiguous slice:
     // sorting through an index array read the columns at random and took most of the time.
     let n = user.len();
