@@ -103,6 +103,7 @@ impl Snapshot {
                 bytes: f.bytes,
                 shop: Some(f.shop.clone()),
                 dt: Some(f.dt.clone()),
+                seq: Some(f.seq),
             })
             .collect()
     }
@@ -174,6 +175,7 @@ fn plain_file(path: PathBuf, bytes: u64) -> LakeFile {
         bytes,
         shop: None,
         dt: None,
+        seq: None,
     }
 }
 

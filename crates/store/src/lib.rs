@@ -38,6 +38,7 @@ mod sketch;
 mod stats;
 mod store;
 mod tz;
+mod usersets;
 mod wal;
 
 pub use catalog::{Catalog, ItemRow, UserRow};
@@ -54,4 +55,5 @@ pub use store::{
     manifest_path,
 };
 pub use tz::Zone;
+pub use usersets::{KindUsers, NULL_KIND, UserSets, from_key, to_key, user_sets_path};
 pub use wal::{Done, FsyncStats, Wal, WalConfig, WalExtras, WalPos, is_queue_full};

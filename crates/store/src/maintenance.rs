@@ -103,7 +103,7 @@ impl Store {
         let bytes = write_parquet(
             &self.root().join(&staged),
             batch,
-            writer_properties(self.config().zstd_level.max(3)),
+            writer_properties(self.config().zstd_level.max(3), batch.num_rows() as u64),
         )
         .map_err(|err| StoreError::Io {
             context: format!("writing {staged}"),
@@ -115,6 +115,13 @@ impl Store {
                 .save(&crate::sketch::sketch_path(self.root(), seq))
                 .map_err(|err| StoreError::Io {
                     context: format!("writing the sketch of {path}"),
+                    err,
+                })?;
+        }
+        if let Some(sets) = crate::usersets::UserSets::of(t, std::slice::from_ref(batch)) {
+            sets.save(&crate::usersets::user_sets_path(self.root(), seq))
+                .map_err(|err| StoreError::Io {
+                    context: format!("writing the user sets of {path}"),
                     err,
                 })?;
         }

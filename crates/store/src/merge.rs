@@ -8,6 +8,7 @@ use crate::reader::Scan;
 use crate::segment::{count_kinds, kind_column, writer_properties};
 use crate::sketch::{FileSketch, sketch_path};
 use crate::store::{Store, StoreError};
+use crate::usersets::{UserSets, user_sets_path};
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMillisecondType;
@@ -79,7 +80,10 @@ impl Store {
         let mut w = ArrowWriter::try_new(
             BufWriter::with_capacity(1 << 20, file),
             model::schema::event_schema(t),
-            Some(writer_properties(self.config().zstd_level.max(3))),
+            Some(writer_properties(
+                self.config().zstd_level.max(3),
+                run.iter().map(|f| f.rows).sum(),
+            )),
         )
         .map_err(enc)?;
         let mut out = Merged::default();
@@ -119,6 +123,13 @@ impl Store {
                     err,
                 })?;
         }
+        if let Some(sets) = &out.users {
+            sets.save(&user_sets_path(self.root(), seq))
+                .map_err(|err| StoreError::Io {
+                    context: format!("writing the user sets of {path}"),
+                    err,
+                })?;
+        }
         Ok(FileEntry {
             seq,
             table: t.name().into(),
@@ -143,6 +154,10 @@ struct Merged {
     max_ts: i64,
     kinds: BTreeMap<String, u64>,
     sketch: Option<FileSketch>,
+    /// `None` once any chunk could not give its sets: then the file gets none.
+    users: Option<UserSets>,
+    /// Whether a chunk has been seen (the first one starts `users`).
+    started: bool,
 }
 
 impl Merged {
@@ -168,6 +183,13 @@ impl Merged {
                 *self.kinds.entry(k).or_default() += n;
             }
         }
+        let sets = UserSets::of(t, std::slice::from_ref(&b));
+        match (&mut self.users, sets) {
+            (Some(acc), Some(s)) => acc.merge(s),
+            (None, Some(s)) if !self.started => self.users = Some(s),
+            (acc, _) => *acc = None,
+        }
+        self.started = true;
         if t == EventType::Behavior {
             let s = FileSketch::of(std::slice::from_ref(&b));
             match &mut self.sketch {

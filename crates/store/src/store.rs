@@ -10,6 +10,7 @@ use crate::segment::{
     count_kinds_all, kind_column, split_days_many, ts_range, write_parquet_all, writer_properties,
 };
 use crate::tz::Zone;
+use crate::usersets::{UserSets, user_sets_path};
 use collect::{ChunkBuilder, ItemRecord, ParsedChunk, QuarantineRecord, TableBatch};
 use model::EventType;
 use std::collections::BTreeSet;
@@ -614,12 +615,13 @@ fn delete_unlisted(root: &Path, m: &Manifest) -> Result<(), StoreError> {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             let ours =
                 name.ends_with(".parquet") || name.ends_with(".tmp") || name.ends_with(".ndjson");
+            // Sketches and user sets are named `<seq>.<ext>` and belong to lake file `seq`.
             let sketch_of = p
                 .parent()
                 .is_some_and(|d| d.ends_with("lake/_sketches"))
                 .then(|| {
-                    name.strip_suffix(".json")
-                        .and_then(|n| n.parse::<u64>().ok())
+                    name.split_once('.')
+                        .and_then(|(n, _)| n.parse::<u64>().ok())
                 })
                 .flatten();
             if let Some(seq) = sketch_of {
@@ -675,7 +677,10 @@ impl Preparer {
                 let bytes = write_parquet_all(
                     &self.root.join(&staged),
                     &parts,
-                    writer_properties(self.zstd_level),
+                    writer_properties(
+                        self.zstd_level,
+                        parts.iter().map(|b| b.num_rows() as u64).sum(),
+                    ),
                 )
                 .ctx(|| format!("writing {staged}"))?;
                 let min_ts = parts.first().map(|b| ts_range(b).0).unwrap_or(0);
@@ -687,6 +692,10 @@ impl Preparer {
                     crate::sketch::FileSketch::of(&parts)
                         .save(&crate::sketch::sketch_path(&self.root, seq))
                         .ctx(|| format!("writing the sketch of {path}"))?;
+                }
+                if let Some(sets) = UserSets::of(table, &parts) {
+                    sets.save(&user_sets_path(&self.root, seq))
+                        .ctx(|| format!("writing the user sets of {path}"))?;
                 }
                 out.files.push(FileEntry {
                     seq,

@@ -386,11 +386,13 @@ fn compaction_merges_small_files_and_retention_drops_old_days() {
         let mut scan = store::reader::Scan::table(t);
         scan.shops = Some(vec![f.shop.clone()]);
         let mut ts = Vec::new();
+        let mut batches = Vec::new();
         for b in store.scan(scan) {
             let b = b.unwrap();
             if b.dt != f.dt {
                 continue;
             }
+            batches.push(b.batch.clone());
             let col = b
                 .batch
                 .column(0)
@@ -407,6 +409,17 @@ fn compaction_merges_small_files_and_retention_drops_old_days() {
             // Every other table has a kind column (action, status, result, channel, method).
             assert_eq!(f.kinds.values().sum::<u64>(), f.rows, "{}", f.path);
         }
+        if f.table != "ad_click" && f.table != "payment" {
+            // The merged file's user sets, built chunk by chunk, are those of its rows.
+            let sets = store::UserSets::load(&store::user_sets_path(dir.path(), f.seq)).unwrap();
+            let want = store::UserSets::of(t, &batches).unwrap();
+            assert_eq!(sets.kinds.len(), want.kinds.len(), "{}", f.path);
+            for ((k, a), (wk, w)) in sets.kinds.iter().zip(&want.kinds) {
+                assert_eq!((k, a.rows, &a.users), (wk, w.rows, &w.users), "{}", f.path);
+                assert!((a.amount - w.amount).abs() < 1e-6 * w.amount.abs().max(1.0));
+                assert_eq!(f.kinds.get(k), Some(&a.rows), "{}", f.path);
+            }
+        }
     }
     let days: Vec<String> = store
         .manifest()
@@ -421,9 +434,13 @@ fn compaction_merges_small_files_and_retention_drops_old_days() {
     assert!(r.rows_dropped > 0);
     assert!(store.manifest().files.iter().all(|f| f.dt > first));
     let left: usize = lake_events(&store).len();
-    let sketches = std::fs::read_dir(dir.path().join("lake/_sketches"))
-        .unwrap()
-        .count();
+    let sidecars = |ext: &str| {
+        std::fs::read_dir(dir.path().join("lake/_sketches"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().unwrap() == ext)
+            .count()
+    };
+    let sketches = sidecars("json");
     let behavior_files = store
         .manifest()
         .files
@@ -433,6 +450,17 @@ fn compaction_merges_small_files_and_retention_drops_old_days() {
     assert_eq!(
         sketches, behavior_files,
         "sketches follow their files through compaction and retention"
+    );
+    let with_kinds = store
+        .manifest()
+        .files
+        .iter()
+        .filter(|f| f.table != "ad_click" && f.table != "payment")
+        .count();
+    assert_eq!(
+        sidecars("users"),
+        with_kinds,
+        "and so do the user sets of tables with users and a kind"
     );
     assert_eq!(left as u64 + r.rows_dropped, events.len() as u64);
 }
