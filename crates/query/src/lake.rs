@@ -5,16 +5,16 @@
 //! A directory listing (DataFusion's `ListingTable`) would see uncommitted files and caches its
 //! listings, so [`FilesTable`] builds the scan from an explicit file list instead.
 
+use crate::local_files::{FooterCache, LocalPath, LocalReaderFactory};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DFSchema, Result as DfResult, ScalarValue};
 use datafusion::datasource::TableType;
-use datafusion::datasource::file_format::FileFormat;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::listing::helpers::{expr_applicable_for_cols, filter_partitioned_file};
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
@@ -35,6 +35,8 @@ pub struct LakeFile {
     pub shop: Option<String>,
     /// Day partition, `YYYY-MM-DD` (event tables only).
     pub dt: Option<String>,
+    /// The lake file number (event tables only): names its sketch and user sets.
+    pub seq: Option<u64>,
 }
 
 /// A table over an explicit list of Parquet files, optionally partitioned by `shop` and `dt`.
@@ -81,7 +83,7 @@ impl FilesTable {
 
     fn partitioned_file(&self, f: &LakeFile) -> DfResult<PartitionedFile> {
         let path = f.path.to_string_lossy().into_owned();
-        let pf = PartitionedFile::new(path, f.bytes);
+        let pf = PartitionedFile::new(path, f.bytes).with_extension(LocalPath(f.path.clone()));
         if self.part_fields.is_empty() {
             return Ok(pf);
         }
@@ -151,17 +153,22 @@ impl TableProvider for FilesTable {
         let table_schema = TableSchema::builder(self.file_schema.clone())
             .with_table_partition_cols(self.part_fields.clone())
             .build();
-        let source = Arc::new(ParquetSource::new(table_schema));
+        // What `ParquetFormat::create_physical_plan` builds, with the local reader instead.
+        let footers = state
+            .config()
+            .get_extension::<FooterCache>()
+            .unwrap_or_default();
+        let source = ParquetSource::new(table_schema)
+            .with_table_parquet_options(state.table_options().parquet.clone())
+            .with_parquet_file_reader_factory(Arc::new(LocalReaderFactory::new(footers)));
         let groups = FileGroup::new(files).split_files(state.config().target_partitions());
-        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
-            .with_file_groups(groups)
-            .with_projection_indices(projection.cloned())?
-            .with_limit(limit)
-            .build();
-        ParquetFormat::default()
-            .with_options(state.table_options().parquet.clone())
-            .create_physical_plan(state, config)
-            .await
+        let config =
+            FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
+                .with_file_groups(groups)
+                .with_projection_indices(projection.cloned())?
+                .with_limit(limit)
+                .build();
+        Ok(DataSourceExec::from_data_source(config))
     }
 }
 

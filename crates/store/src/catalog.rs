@@ -256,7 +256,7 @@ impl Catalog {
 
     fn write(&self, name: &str, batch: RecordBatch) -> io::Result<()> {
         let tmp = self.dir.join(format!("{name}.tmp"));
-        write_parquet(&tmp, &batch, writer_properties(3))?;
+        write_parquet(&tmp, &batch, writer_properties(3, batch.num_rows() as u64))?;
         std::fs::rename(&tmp, self.dir.join(name))?;
         sync_dir(&self.dir)
     }
