@@ -219,7 +219,7 @@ pub fn user_sets_path(root: &Path, seq: u64) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::{DictionaryArray, Float64Array, Int64Array, StringArray};
+    use arrow_array::{DictionaryArray, Float64Array, Int64Array};
     use arrow_schema::{DataType, Field, Schema};
     use std::sync::Arc;
 
