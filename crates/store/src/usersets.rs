@@ -104,12 +104,8 @@ impl UserSets {
         }
         let kinds = ids
             .into_iter()
-            .map(|(name, (rows, amount, mut keys))| {
-                keys.sort_unstable();
-                keys.dedup();
-                let mut users = RoaringTreemap::new();
-                // Sorted and distinct: appended in one pass; `append` only fails on unsorted input.
-                let _ = users.append(keys);
+            .map(|(name, (rows, amount, keys))| {
+                let users = bitmap_of(keys);
                 (
                     name,
                     KindUsers {
@@ -192,6 +188,50 @@ impl UserSets {
     }
 }
 
+/// The bitmap of some keys. Roaring builds fastest from sorted keys; ids of one file usually
+/// span a range not much wider than their count, so a plain bit set over that range puts them
+/// in order in linear time (a sort of 100M ids cost the import about a fifth of its speed).
+fn bitmap_of(mut keys: Vec<u64>) -> RoaringTreemap {
+    let mut out = RoaringTreemap::new();
+    let (Some(&lo), Some(&hi)) = (keys.iter().min(), keys.iter().max()) else {
+        return out;
+    };
+    let words = (hi - lo) / 64 + 1;
+    if words <= keys.len() as u64 * 2 {
+        let mut set = vec![0u64; words as usize];
+        for k in &keys {
+            let o = k - lo;
+            set[(o / 64) as usize] |= 1 << (o % 64);
+        }
+        let ordered = set.iter().enumerate().flat_map(|(i, &w)| {
+            let base = lo + i as u64 * 64;
+            BitIter(w).map(move |b| base + u64::from(b))
+        });
+        // Ascending and distinct, so `append` cannot fail.
+        let _ = out.append(ordered);
+    } else {
+        keys.sort_unstable();
+        keys.dedup();
+        let _ = out.append(keys);
+    }
+    out
+}
+
+/// The set bits of a word, lowest first.
+struct BitIter(u64);
+
+impl Iterator for BitIter {
+    type Item = u32;
+    fn next(&mut self) -> Option<u32> {
+        if self.0 == 0 {
+            return None;
+        }
+        let b = self.0.trailing_zeros();
+        self.0 &= self.0 - 1;
+        Some(b)
+    }
+}
+
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
@@ -269,6 +309,19 @@ mod tests {
         assert_eq!(m, s);
         // A table without a kind column has none.
         assert!(UserSets::of(EventType::AdClick, &[]).is_none());
+    }
+
+    #[test]
+    fn bitmaps_hold_exactly_the_distinct_keys_dense_or_sparse() {
+        let dense: Vec<u64> = (0..5000u64).map(|i| 1_000 + (i * 7919) % 3000).collect();
+        let sparse = vec![u64::MAX, 0, 5, 1 << 40, 5, u64::MAX];
+        for keys in [dense, sparse, vec![], vec![42]] {
+            let mut want = keys.clone();
+            want.sort_unstable();
+            want.dedup();
+            let got: Vec<u64> = bitmap_of(keys).iter().collect();
+            assert_eq!(got, want);
+        }
     }
 
     #[test]
