@@ -24,8 +24,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// Footers kept at most; past it the cache starts over (a lake rarely has more live files).
-const MAX_FOOTERS: usize = 100_000;
+/// Memory the kept footers may take; past it the cache starts over. A day file's footer takes
+/// a few tens of KiB, so this holds years of days of every table.
+const MAX_FOOTER_BYTES: usize = 256 << 20;
 
 /// The real path of a lake file, attached to its [`PartitionedFile`] (object store locations
 /// are percent-encoded and relative, so they are not used to find the file).
@@ -35,7 +36,13 @@ pub struct LocalPath(pub PathBuf);
 /// Parsed footers by (path, size), shared by every query of an engine.
 #[derive(Debug, Default)]
 pub struct FooterCache {
-    map: Mutex<HashMap<(PathBuf, u64), Arc<ParquetMetaData>>>,
+    map: Mutex<Footers>,
+}
+
+#[derive(Debug, Default)]
+struct Footers {
+    by_file: HashMap<(PathBuf, u64), Arc<ParquetMetaData>>,
+    bytes: usize,
 }
 
 impl FooterCache {
@@ -47,7 +54,7 @@ impl FooterCache {
         size: u64,
     ) -> Result<Arc<ParquetMetaData>, ParquetError> {
         let key = (path.to_path_buf(), size);
-        if let Some(m) = self.lock().get(&key) {
+        if let Some(m) = self.lock().by_file.get(&key) {
             return Ok(m.clone());
         }
         // Parsed outside the lock; two queries racing on a new file both parse it, harmlessly.
@@ -56,15 +63,25 @@ impl FooterCache {
                 .with_page_index_policy(PageIndexPolicy::Skip)
                 .parse_and_finish(file)?,
         );
+        let size = m.memory_size();
         let mut map = self.lock();
-        if map.len() >= MAX_FOOTERS {
-            map.clear();
+        if map.bytes + size > MAX_FOOTER_BYTES {
+            map.by_file.clear();
+            map.bytes = 0;
         }
-        map.insert(key, m.clone());
+        if map.by_file.insert(key, m.clone()).is_none() {
+            map.bytes += size;
+        }
         Ok(m)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(PathBuf, u64), Arc<ParquetMetaData>>> {
+    /// Footers kept now and the memory they take.
+    pub fn usage(&self) -> (usize, usize) {
+        let map = self.lock();
+        (map.by_file.len(), map.bytes)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Footers> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -192,6 +209,9 @@ mod tests {
             Arc::ptr_eq(&a, &b),
             "the second lookup is served from the cache"
         );
+        let (n, bytes) = cache.usage();
+        assert_eq!(n, 1);
+        assert!(bytes > 0 && bytes < MAX_FOOTER_BYTES);
         assert_eq!(a.file_metadata().num_rows(), 1000);
 
         let pf = PartitionedFile::new("elsewhere/a.parquet", size)
