@@ -5,7 +5,8 @@
 //! and usually in the page cache, so on a table of a few hundred day files (UCI Online Retail)
 //! those hand-offs cost more than the reads. Here ranges are positioned reads on the calling
 //! thread, and each footer is parsed once per engine: a lake file never changes (a rewrite
-//! gets a new file number, so a new name), so a footer keyed by path and size stays valid.
+//! gets a new file number, so a new name), so a footer keyed by path, size and modification
+//! time stays valid (the time guards against a data dir wiped and rewritten under a server).
 
 use bytes::Bytes;
 use datafusion::datasource::listing::PartitionedFile;
@@ -23,6 +24,7 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 /// Memory the kept footers may take; past it the cache starts over. A day file's footer takes
 /// a few tens of KiB, so this holds years of days of every table.
@@ -33,7 +35,7 @@ const MAX_FOOTER_BYTES: usize = 256 << 20;
 #[derive(Debug, Clone)]
 pub struct LocalPath(pub PathBuf);
 
-/// Parsed footers by (path, size), shared by every query of an engine.
+/// Parsed footers by (path, size, modification time), shared by every query of an engine.
 #[derive(Debug, Default)]
 pub struct FooterCache {
     map: Mutex<Footers>,
@@ -41,7 +43,7 @@ pub struct FooterCache {
 
 #[derive(Debug, Default)]
 struct Footers {
-    by_file: HashMap<(PathBuf, u64), Arc<ParquetMetaData>>,
+    by_file: HashMap<(PathBuf, u64, Option<SystemTime>), Arc<ParquetMetaData>>,
     bytes: usize,
 }
 
@@ -53,7 +55,8 @@ impl FooterCache {
         file: &File,
         size: u64,
     ) -> Result<Arc<ParquetMetaData>, ParquetError> {
-        let key = (path.to_path_buf(), size);
+        let modified = file.metadata().and_then(|m| m.modified()).ok();
+        let key = (path.to_path_buf(), size, modified);
         if let Some(m) = self.lock().by_file.get(&key) {
             return Ok(m.clone());
         }
@@ -187,20 +190,42 @@ mod tests {
     use datafusion::arrow::array::{Int64Array, RecordBatch};
     use parquet::arrow::ArrowWriter;
 
+    fn write(path: &Path, values: std::ops::Range<i64>) -> u64 {
+        let batch = RecordBatch::try_from_iter([(
+            "x",
+            Arc::new(Int64Array::from_iter_values(values)) as _,
+        )])
+        .unwrap();
+        let mut w =
+            ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        std::fs::metadata(path).unwrap().len()
+    }
+
+    #[test]
+    fn a_file_rewritten_in_place_is_parsed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.parquet");
+        let cache = FooterCache::default();
+        let size = write(&path, 0..1000);
+        let a = cache.get(&path, &File::open(&path).unwrap(), size).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Same path, same length, other values: only the modification time tells them apart.
+        assert_eq!(write(&path, 5000..6000), size);
+        let b = cache.get(&path, &File::open(&path).unwrap(), size).unwrap();
+        let min = |m: &ParquetMetaData| match m.row_group(0).column(0).statistics() {
+            Some(parquet::file::statistics::Statistics::Int64(s)) => s.min_opt().copied(),
+            _ => None,
+        };
+        assert_eq!((min(&a), min(&b)), (Some(0), Some(5000)));
+    }
+
     #[test]
     fn footers_are_parsed_once_and_ranges_read_exactly() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.parquet");
-        let batch = RecordBatch::try_from_iter([(
-            "x",
-            Arc::new(Int64Array::from_iter_values(0..1000)) as _,
-        )])
-        .unwrap();
-        let mut w =
-            ArrowWriter::try_new(File::create(&path).unwrap(), batch.schema(), None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
-        let size = std::fs::metadata(&path).unwrap().len();
+        let size = write(&path, 0..1000);
         let cache = Arc::new(FooterCache::default());
         let f = File::open(&path).unwrap();
         let a = cache.get(&path, &f, size).unwrap();
