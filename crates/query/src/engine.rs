@@ -6,7 +6,6 @@
 //! SQL text is capped. It also keeps heavy queries off the ingest server's workers.
 
 use crate::error::QueryError;
-use crate::local_files::FooterCache;
 use crate::tables::{Scope, Snapshot, register};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -105,7 +104,6 @@ pub struct Engine {
     handle: tokio::runtime::Handle,
     slots: Arc<Semaphore>,
     base: Arc<RuntimeEnv>,
-    footers: Arc<FooterCache>,
 }
 
 impl Drop for Engine {
@@ -143,7 +141,6 @@ impl Engine {
             slots: Arc::new(Semaphore::new(limits.concurrency.max(1))),
             limits,
             base,
-            footers: Arc::default(),
         })
     }
 
@@ -169,7 +166,6 @@ impl Engine {
             data_dir: self.data_dir.clone(),
             limits: self.limits.clone(),
             base: self.base.clone(),
-            footers: self.footers.clone(),
             slots: self.slots.clone(),
         };
         self.handle.spawn(job.run(planned_tx, tx));
@@ -211,7 +207,6 @@ struct Job {
     data_dir: PathBuf,
     limits: Limits,
     base: Arc<RuntimeEnv>,
-    footers: Arc<FooterCache>,
     slots: Arc<Semaphore>,
 }
 
@@ -261,7 +256,7 @@ impl Job {
     async fn plan(&self) -> Result<SendableRecordBatchStream, QueryError> {
         let mib = self.limits.memory_mib;
         let snap = Snapshot::load(&self.data_dir)?;
-        let ctx = session(&self.base, &self.footers, &self.limits, &snap, &self.scope)?;
+        let ctx = session(&self.base, &self.limits, &snap, &self.scope)?;
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -279,7 +274,6 @@ impl Job {
 /// A session with its own memory pool (tracking the top consumers for the error message).
 fn session(
     base: &Arc<RuntimeEnv>,
-    footers: &Arc<FooterCache>,
     limits: &Limits,
     snap: &Snapshot,
     scope: &Scope,
@@ -294,8 +288,7 @@ fn session(
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut config = SessionConfig::new()
         .with_target_partitions(threads)
-        .with_information_schema(true)
-        .with_extension(footers.clone());
+        .with_information_schema(true);
     // The lake writes no bloom filters, and its day files are small enough that page indexes
     // prune little: skipping both saves per-file work on every query.
     let parquet = &mut config.options_mut().execution.parquet;

@@ -5,7 +5,7 @@
 //! A directory listing (DataFusion's `ListingTable`) would see uncommitted files and caches its
 //! listings, so [`FilesTable`] builds the scan from an explicit file list instead.
 
-use crate::local_files::{FooterCache, LocalPath, LocalReaderFactory};
+use crate::local_files::{LocalPath, LocalReaderFactory};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
@@ -154,10 +154,7 @@ impl TableProvider for FilesTable {
             .with_table_partition_cols(self.part_fields.clone())
             .build();
         // What `ParquetFormat::create_physical_plan` builds, with the local reader instead.
-        let footers = state
-            .config()
-            .get_extension::<FooterCache>()
-            .unwrap_or_default();
+        let footers = state.runtime_env().cache_manager.get_file_metadata_cache();
         let source = ParquetSource::new(table_schema)
             .with_table_parquet_options(state.table_options().parquet.clone())
             .with_parquet_file_reader_factory(Arc::new(LocalReaderFactory::new(footers)));

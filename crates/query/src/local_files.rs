@@ -1,16 +1,19 @@
-//! Lake files read straight from the local disk, with their parsed footers kept.
+//! Lake files read straight from the local disk.
 //!
 //! DataFusion's default Parquet reader goes through `object_store`'s local backend, which hands
 //! every byte range and every footer to tokio's blocking pool. The lake's day files are small
 //! and usually in the page cache, so on a table of a few hundred day files (UCI Online Retail)
 //! those hand-offs cost more than the reads. Here ranges are positioned reads on the calling
-//! thread, and each footer is parsed once per engine: a lake file never changes (a rewrite
-//! gets a new file number, so a new name), so a footer keyed by path, size and modification
-//! time stays valid (the time guards against a data dir wiped and rewritten under a server).
+//! thread. Parsed footers go to DataFusion's own file metadata cache (shared by every session
+//! of an engine), validated by size and modification time like DataFusion's reader does.
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::CachedParquetMetaData;
 use datafusion::datasource::physical_plan::{ParquetFileMetrics, ParquetFileReaderFactory};
+use datafusion::execution::cache::cache_manager::{CachedFileMetadataEntry, FileMetadataCache};
+use datafusion::object_store::ObjectMeta;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -18,86 +21,32 @@ use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
-use std::collections::HashMap;
 use std::fs::File;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
-
-/// Memory the kept footers may take; past it the cache starts over. A day file's footer takes
-/// a few tens of KiB, so this holds years of days of every table.
-const MAX_FOOTER_BYTES: usize = 256 << 20;
+use std::sync::Arc;
 
 /// The real path of a lake file, attached to its [`PartitionedFile`] (object store locations
 /// are percent-encoded and relative, so they are not used to find the file).
 #[derive(Debug, Clone)]
 pub struct LocalPath(pub PathBuf);
 
-/// Parsed footers by (path, size, modification time), shared by every query of an engine.
-#[derive(Debug, Default)]
-pub struct FooterCache {
-    map: Mutex<Footers>,
-}
-
-#[derive(Debug, Default)]
-struct Footers {
-    by_file: HashMap<(PathBuf, u64, Option<SystemTime>), Arc<ParquetMetaData>>,
-    bytes: usize,
-}
-
-impl FooterCache {
-    /// The footer of `file` at `path`, parsed on first use.
-    pub fn get(
-        &self,
-        path: &Path,
-        file: &File,
-        size: u64,
-    ) -> Result<Arc<ParquetMetaData>, ParquetError> {
-        let modified = file.metadata().and_then(|m| m.modified()).ok();
-        let key = (path.to_path_buf(), size, modified);
-        if let Some(m) = self.lock().by_file.get(&key) {
-            return Ok(m.clone());
-        }
-        // Parsed outside the lock; two queries racing on a new file both parse it, harmlessly.
-        let m = Arc::new(
-            ParquetMetaDataReader::new()
-                .with_page_index_policy(PageIndexPolicy::Skip)
-                .parse_and_finish(file)?,
-        );
-        let size = m.memory_size();
-        let mut map = self.lock();
-        if map.bytes + size > MAX_FOOTER_BYTES {
-            map.by_file.clear();
-            map.bytes = 0;
-        }
-        if map.by_file.insert(key, m.clone()).is_none() {
-            map.bytes += size;
-        }
-        Ok(m)
-    }
-
-    /// Footers kept now and the memory they take.
-    pub fn usage(&self) -> (usize, usize) {
-        let map = self.lock();
-        (map.by_file.len(), map.bytes)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Footers> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
 /// Makes [`LocalReader`]s for a scan.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LocalReaderFactory {
-    footers: Arc<FooterCache>,
+    footers: Arc<FileMetadataCache>,
+}
+
+impl std::fmt::Debug for LocalReaderFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LocalReaderFactory")
+    }
 }
 
 impl LocalReaderFactory {
-    /// Readers sharing `footers`.
-    pub fn new(footers: Arc<FooterCache>) -> LocalReaderFactory {
+    /// Readers keeping parsed footers in `footers` (the runtime's file metadata cache).
+    pub fn new(footers: Arc<FileMetadataCache>) -> LocalReaderFactory {
         LocalReaderFactory { footers }
     }
 }
@@ -123,7 +72,7 @@ impl ParquetFileReaderFactory for LocalReaderFactory {
             ))
         })?;
         Ok(Box::new(LocalReader {
-            size: file.object_meta.size,
+            location: file.object_meta.clone(),
             path,
             file: handle,
             footers: self.footers.clone(),
@@ -136,12 +85,47 @@ impl ParquetFileReaderFactory for LocalReaderFactory {
 pub struct LocalReader {
     path: PathBuf,
     file: File,
-    size: u64,
-    footers: Arc<FooterCache>,
+    /// The file's cache key and size; its time is taken from the file when the footer is read.
+    location: ObjectMeta,
+    footers: Arc<FileMetadataCache>,
     metrics: ParquetFileMetrics,
 }
 
 impl LocalReader {
+    /// The footer, from the cache when an entry of the same size and modification time is
+    /// there (a data dir wiped and rewritten under a server gets new times).
+    fn footer(&self) -> Result<Arc<ParquetMetaData>, ParquetError> {
+        let modified = self
+            .file
+            .metadata()
+            .and_then(|m| m.modified())
+            .map_err(|e| ParquetError::General(format!("{}: {e}", self.path.display())))?;
+        let meta = ObjectMeta {
+            last_modified: DateTime::<Utc>::from(modified),
+            ..self.location.clone()
+        };
+        if let Some(hit) = self.footers.get(&meta.location)
+            && hit.is_valid_for(&meta)
+            && let Some(m) = hit
+                .file_metadata
+                .as_any()
+                .downcast_ref::<CachedParquetMetaData>()
+        {
+            return Ok(m.parquet_metadata().clone());
+        }
+        let m = Arc::new(
+            ParquetMetaDataReader::new()
+                .with_page_index_policy(PageIndexPolicy::Skip)
+                .parse_and_finish(&self.file)?,
+        );
+        let entry = CachedFileMetadataEntry::new(
+            meta.clone(),
+            Arc::new(CachedParquetMetaData::new(m.clone())),
+        );
+        self.footers.put(&meta.location, entry);
+        Ok(m)
+    }
+
     fn read(&self, range: Range<u64>) -> Result<Bytes, ParquetError> {
         let len = usize::try_from(range.end.saturating_sub(range.start))
             .map_err(|e| ParquetError::General(e.to_string()))?;
@@ -179,7 +163,7 @@ impl AsyncFileReader for LocalReader {
         &'a mut self,
         _options: Option<&'a ArrowReaderOptions>,
     ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
-        let m = self.footers.get(&self.path, &self.file, self.size);
+        let m = self.footer();
         async move { m }.boxed()
     }
 }
@@ -188,6 +172,7 @@ impl AsyncFileReader for LocalReader {
 mod tests {
     use super::*;
     use datafusion::arrow::array::{Int64Array, RecordBatch};
+    use datafusion::execution::cache::default_cache::DefaultCache;
     use parquet::arrow::ArrowWriter;
 
     fn write(path: &Path, values: std::ops::Range<i64>) -> u64 {
@@ -203,17 +188,37 @@ mod tests {
         std::fs::metadata(path).unwrap().len()
     }
 
+    fn reader(factory: &LocalReaderFactory, path: &Path, size: u64) -> Box<dyn AsyncFileReader> {
+        let pf = PartitionedFile::new("elsewhere/a.parquet", size)
+            .with_extension(LocalPath(path.to_path_buf()));
+        factory
+            .create_reader(0, pf, None, &ExecutionPlanMetricsSet::new())
+            .unwrap()
+    }
+
+    fn footer(factory: &LocalReaderFactory, path: &Path, size: u64) -> Arc<ParquetMetaData> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(reader(factory, path, size).get_metadata(None))
+            .unwrap()
+    }
+
+    fn factory() -> LocalReaderFactory {
+        LocalReaderFactory::new(Arc::new(DefaultCache::new(1 << 20)))
+    }
+
     #[test]
     fn a_file_rewritten_in_place_is_parsed_again() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.parquet");
-        let cache = FooterCache::default();
+        let f = factory();
         let size = write(&path, 0..1000);
-        let a = cache.get(&path, &File::open(&path).unwrap(), size).unwrap();
+        let a = footer(&f, &path, size);
         std::thread::sleep(std::time::Duration::from_millis(20));
         // Same path, same length, other values: only the modification time tells them apart.
         assert_eq!(write(&path, 5000..6000), size);
-        let b = cache.get(&path, &File::open(&path).unwrap(), size).unwrap();
+        let b = footer(&f, &path, size);
         let min = |m: &ParquetMetaData| match m.row_group(0).column(0).statistics() {
             Some(parquet::file::statistics::Statistics::Int64(s)) => s.min_opt().copied(),
             _ => None,
@@ -226,24 +231,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.parquet");
         let size = write(&path, 0..1000);
-        let cache = Arc::new(FooterCache::default());
-        let f = File::open(&path).unwrap();
-        let a = cache.get(&path, &f, size).unwrap();
-        let b = cache.get(&path, &f, size).unwrap();
+        let f = factory();
+        let a = footer(&f, &path, size);
+        let b = footer(&f, &path, size);
         assert!(
             Arc::ptr_eq(&a, &b),
             "the second lookup is served from the cache"
         );
-        let (n, bytes) = cache.usage();
-        assert_eq!(n, 1);
-        assert!(bytes > 0 && bytes < MAX_FOOTER_BYTES);
+        assert_eq!(f.footers.len(), 1);
         assert_eq!(a.file_metadata().num_rows(), 1000);
 
-        let pf = PartitionedFile::new("elsewhere/a.parquet", size)
-            .with_extension(LocalPath(path.clone()));
-        let mut r = LocalReaderFactory::new(cache)
-            .create_reader(0, pf, None, &ExecutionPlanMetricsSet::new())
-            .unwrap();
+        let mut r = reader(&f, &path, size);
         let all = std::fs::read(&path).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
