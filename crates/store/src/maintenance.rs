@@ -110,21 +110,12 @@ impl Store {
             err,
         })?;
         let (min_ts, max_ts) = ts_range(batch);
-        if t == EventType::Behavior {
-            crate::sketch::FileSketch::of(std::slice::from_ref(batch))
-                .save(&crate::sketch::sketch_path(self.root(), seq))
-                .map_err(|err| StoreError::Io {
-                    context: format!("writing the sketch of {path}"),
-                    err,
-                })?;
-        }
-        if let Some(sets) = crate::usersets::UserSets::of(t, std::slice::from_ref(batch)) {
-            sets.save(&crate::usersets::user_sets_path(self.root(), seq))
-                .map_err(|err| StoreError::Io {
-                    context: format!("writing the user sets of {path}"),
-                    err,
-                })?;
-        }
+        crate::sketch::Sidecars::of(t, std::slice::from_ref(batch))
+            .save(self.root(), seq)
+            .map_err(|err| StoreError::Io {
+                context: format!("writing the sketch and user sets of {path}"),
+                err,
+            })?;
         Ok(FileEntry {
             seq,
             table: t.name().into(),

@@ -6,9 +6,8 @@
 use crate::manifest::FileEntry;
 use crate::reader::Scan;
 use crate::segment::{count_kinds, kind_column, writer_properties};
-use crate::sketch::{FileSketch, sketch_path};
+use crate::sketch::Sidecars;
 use crate::store::{Store, StoreError};
-use crate::usersets::{UserSets, user_sets_path};
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMillisecondType;
@@ -116,19 +115,11 @@ impl Store {
             .map_err(|e| io(e.into_error()))?;
         file.sync_all().map_err(io)?;
         let bytes = file.metadata().map_err(io)?.len();
-        if let (EventType::Behavior, Some(s)) = (t, &out.sketch) {
-            s.save(&sketch_path(self.root(), seq))
-                .map_err(|err| StoreError::Io {
-                    context: format!("writing the sketch of {path}"),
-                    err,
-                })?;
-        }
-        if let Some(sets) = &out.users {
-            sets.save(&user_sets_path(self.root(), seq))
-                .map_err(|err| StoreError::Io {
-                    context: format!("writing the user sets of {path}"),
-                    err,
-                })?;
+        if let Some(s) = &out.sidecars {
+            s.save(self.root(), seq).map_err(|err| StoreError::Io {
+                context: format!("writing the sketch and user sets of {path}"),
+                err,
+            })?;
         }
         Ok(FileEntry {
             seq,
@@ -153,11 +144,7 @@ struct Merged {
     min_ts: Option<i64>,
     max_ts: i64,
     kinds: BTreeMap<String, u64>,
-    sketch: Option<FileSketch>,
-    /// `None` once any chunk could not give its sets: then the file gets none.
-    users: Option<UserSets>,
-    /// Whether a chunk has been seen (the first one starts `users`).
-    started: bool,
+    sidecars: Option<Sidecars>,
 }
 
 impl Merged {
@@ -183,22 +170,10 @@ impl Merged {
                 *self.kinds.entry(k).or_default() += n;
             }
         }
-        let sets = UserSets::of(t, std::slice::from_ref(&b));
-        match (&mut self.users, sets) {
-            (Some(acc), Some(s)) => acc.merge(s),
-            (None, Some(s)) if !self.started => self.users = Some(s),
-            (acc, _) => *acc = None,
-        }
-        self.started = true;
-        if t == EventType::Behavior {
-            let s = FileSketch::of(std::slice::from_ref(&b));
-            match &mut self.sketch {
-                Some(acc) => {
-                    acc.users.merge(&s.users);
-                    acc.items.merge(&s.items);
-                }
-                None => self.sketch = Some(s),
-            }
+        let s = Sidecars::of(t, std::slice::from_ref(&b));
+        match &mut self.sidecars {
+            Some(acc) => acc.merge(s),
+            None => self.sidecars = Some(s),
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
 //! Per-file distinct-count sketches (HyperLogLog++ from `cardinality-estimator`, precision 14:
 //! standard error about 0.8 %), so `stats` can report distinct users and items over any number
 //! of files by merging small sketches instead of reading every id. Written next to the lake as
-//! `lake/_sketches/<seq>.json`, committed with their file and deleted with it.
+//! `lake/_sketches/<seq>.json`, committed with their file and deleted with it. [`Sidecars`]
+//! writes them together with the exact user sets (`crate::usersets`).
 
 use arrow_array::Array;
 use arrow_array::RecordBatch;
@@ -58,6 +59,50 @@ impl FileSketch {
     /// Reads a sketch; `None` if it is missing or unreadable.
     pub fn load(path: &Path) -> Option<FileSketch> {
         serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    }
+}
+
+/// What is written beside a lake file under `lake/_sketches/`: the HLL sketch of a behaviour
+/// file and the exact user sets of a table with users and a kind column.
+pub(crate) struct Sidecars {
+    sketch: Option<FileSketch>,
+    users: Option<crate::usersets::UserSets>,
+}
+
+impl Sidecars {
+    /// The sidecars of a table's batches.
+    pub(crate) fn of(t: model::EventType, batches: &[RecordBatch]) -> Sidecars {
+        Sidecars {
+            sketch: (t == model::EventType::Behavior).then(|| FileSketch::of(batches)),
+            users: crate::usersets::UserSets::of(t, batches),
+        }
+    }
+
+    /// Adds the next chunk of the same file (compaction writes a file in chunks). A sidecar
+    /// that either side lacks is dropped, so a file never gets one covering only some rows.
+    pub(crate) fn merge(&mut self, o: Sidecars) {
+        match (&mut self.sketch, o.sketch) {
+            (Some(a), Some(b)) => {
+                a.users.merge(&b.users);
+                a.items.merge(&b.items);
+            }
+            (a, _) => *a = None,
+        }
+        match (&mut self.users, o.users) {
+            (Some(a), Some(b)) => a.merge(b),
+            (a, _) => *a = None,
+        }
+    }
+
+    /// Writes them for lake file `seq`.
+    pub(crate) fn save(&self, root: &Path, seq: u64) -> io::Result<()> {
+        if let Some(s) = &self.sketch {
+            s.save(&sketch_path(root, seq))?;
+        }
+        if let Some(u) = &self.users {
+            u.save(&crate::usersets::user_sets_path(root, seq))?;
+        }
+        Ok(())
     }
 }
 

@@ -9,8 +9,8 @@ use crate::manifest::{FileEntry, ImportProgress, Manifest, QuarantineFile};
 use crate::segment::{
     count_kinds_all, kind_column, split_days_many, ts_range, write_parquet_all, writer_properties,
 };
+use crate::sketch::Sidecars;
 use crate::tz::Zone;
-use crate::usersets::{UserSets, user_sets_path};
 use collect::{ChunkBuilder, ItemRecord, ParsedChunk, QuarantineRecord, TableBatch};
 use model::EventType;
 use std::collections::BTreeSet;
@@ -688,15 +688,9 @@ impl Preparer {
                 let kinds = kind_column(table)
                     .map(|c| count_kinds_all(&parts, c))
                     .unwrap_or_default();
-                if table == EventType::Behavior {
-                    crate::sketch::FileSketch::of(&parts)
-                        .save(&crate::sketch::sketch_path(&self.root, seq))
-                        .ctx(|| format!("writing the sketch of {path}"))?;
-                }
-                if let Some(sets) = UserSets::of(table, &parts) {
-                    sets.save(&user_sets_path(&self.root, seq))
-                        .ctx(|| format!("writing the user sets of {path}"))?;
-                }
+                Sidecars::of(table, &parts)
+                    .save(&self.root, seq)
+                    .ctx(|| format!("writing the sketch and user sets of {path}"))?;
                 out.files.push(FileEntry {
                     seq,
                     table: table.name().into(),
