@@ -37,6 +37,7 @@ mod segment;
 mod sketch;
 mod stats;
 mod store;
+mod timelines;
 mod tz;
 mod usersets;
 mod wal;
@@ -54,6 +55,7 @@ pub use store::{
     Commit, CommitSummary, Prepared, Preparer, Store, StoreConfig, StoreError, drop_rows,
     manifest_path,
 };
+pub use timelines::{Block, Cursor, TimelineBuilder, Timelines, timeline_path};
 pub use tz::Zone;
 pub use usersets::{KindUsers, NULL_KIND, UserSets, from_key, to_key, user_sets_path};
 pub use wal::{Done, FsyncStats, Wal, WalConfig, WalExtras, WalPos, is_queue_full};

@@ -26,7 +26,8 @@ pub struct CompactReport {
 
 impl Store {
     /// Merges files smaller than `small_bytes` within each (table, shop, day) partition into
-    /// files of up to `target_rows` rows (a streaming merge: memory stays small).
+    /// files of up to `target_rows` rows (a streaming merge; what stays in memory is the user
+    /// timeline being built for a behaviour output file, 20 bytes per row).
     pub fn compact(
         &mut self,
         small_bytes: u64,

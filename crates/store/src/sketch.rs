@@ -2,7 +2,8 @@
 //! standard error about 0.8 %), so `stats` can report distinct users and items over any number
 //! of files by merging small sketches instead of reading every id. Written next to the lake as
 //! `lake/_sketches/<seq>.json`, committed with their file and deleted with it. [`Sidecars`]
-//! writes them together with the exact user sets (`crate::usersets`).
+//! writes them together with the exact user sets (`crate::usersets`) and the user timelines
+//! (`crate::timelines`).
 
 use arrow_array::Array;
 use arrow_array::RecordBatch;
@@ -62,11 +63,12 @@ impl FileSketch {
     }
 }
 
-/// What is written beside a lake file under `lake/_sketches/`: the HLL sketch of a behaviour
-/// file and the exact user sets of a table with users and a kind column.
+/// What is written beside a lake file under `lake/_sketches/`: the HLL sketch and the user
+/// timelines of a behaviour file and the exact user sets of a table with users and a kind column.
 pub(crate) struct Sidecars {
     sketch: Option<FileSketch>,
     users: Option<crate::usersets::UserSets>,
+    timelines: Option<crate::timelines::TimelineBuilder>,
 }
 
 impl Sidecars {
@@ -75,6 +77,8 @@ impl Sidecars {
         Sidecars {
             sketch: (t == model::EventType::Behavior).then(|| FileSketch::of(batches)),
             users: crate::usersets::UserSets::of(t, batches),
+            timelines: (t == model::EventType::Behavior)
+                .then(|| crate::timelines::TimelineBuilder::of(batches)),
         }
     }
 
@@ -92,6 +96,10 @@ impl Sidecars {
             (Some(a), Some(b)) => a.merge(b),
             (a, _) => *a = None,
         }
+        match (&mut self.timelines, o.timelines) {
+            (Some(a), Some(b)) => a.append(b),
+            (a, _) => *a = None,
+        }
     }
 
     /// Writes them for lake file `seq`.
@@ -101,6 +109,9 @@ impl Sidecars {
         }
         if let Some(u) = &self.users {
             u.save(&crate::usersets::user_sets_path(root, seq))?;
+        }
+        if let Some(bytes) = self.timelines.as_ref().and_then(|t| t.encode()) {
+            std::fs::write(crate::timelines::timeline_path(root, seq), bytes)?;
         }
         Ok(())
     }

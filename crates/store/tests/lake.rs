@@ -420,6 +420,13 @@ fn compaction_merges_small_files_and_retention_drops_old_days() {
                 assert_eq!(f.kinds.get(k), Some(&a.rows), "{}", f.path);
             }
         }
+        if f.table == "behavior" {
+            // So is its user timeline, byte for byte.
+            let written = std::fs::read(store::timeline_path(dir.path(), f.seq)).unwrap();
+            let want = store::TimelineBuilder::of(&batches).encode().unwrap();
+            assert_eq!(written, want, "{}", f.path);
+            assert!(store::Timelines::decode(written).unwrap().events() > 0);
+        }
     }
     let days: Vec<String> = store
         .manifest()
@@ -461,6 +468,11 @@ fn compaction_merges_small_files_and_retention_drops_old_days() {
         sidecars("users"),
         with_kinds,
         "and so do the user sets of tables with users and a kind"
+    );
+    assert_eq!(
+        sidecars("timeline"),
+        behavior_files,
+        "and the user timelines"
     );
     assert_eq!(left as u64 + r.rows_dropped, events.len() as u64);
 }
