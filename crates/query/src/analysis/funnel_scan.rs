@@ -1,4 +1,6 @@
-//! Action-only behaviour funnels without SQL and without one big per-user sort.
+//! Action-only behaviour funnels without SQL and without one big per-user sort, from the
+//! Parquet files: the fallback when a day file has no usable user timeline
+//! (see `funnel_timelines`).
 //!
 //! 1. Row groups of the day files are decoded on all cores (`user_id`, `ts`, `action` only);
 //!    each row's step bits come from a per-batch table over the action dictionary. Every kept

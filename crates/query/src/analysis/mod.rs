@@ -10,6 +10,7 @@ pub mod activity;
 mod file_scan;
 pub mod funnel;
 mod funnel_scan;
+mod funnel_timelines;
 mod kpi_scan;
 pub mod kpis;
 pub mod paths;
