@@ -111,7 +111,7 @@ impl Sidecars {
             u.save(&crate::usersets::user_sets_path(root, seq))?;
         }
         if let Some(bytes) = self.timelines.as_ref().and_then(|t| t.encode()) {
-            std::fs::write(crate::timelines::timeline_path(root, seq), bytes)?;
+            crate::timelines::save(root, seq, &bytes)?;
         }
         Ok(())
     }

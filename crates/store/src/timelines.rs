@@ -36,6 +36,15 @@ pub fn timeline_path(root: &Path, seq: u64) -> PathBuf {
     root.join(format!("lake/_sketches/{seq:012}.timeline"))
 }
 
+/// Writes an encoded timeline for lake file `seq`: to a temporary name, then renamed, so a
+/// reader's map of an earlier file under the same name stays whole.
+pub fn save(root: &Path, seq: u64, bytes: &[u8]) -> io::Result<()> {
+    let path = timeline_path(root, seq);
+    let tmp = path.with_extension("timeline.tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, &path)
+}
+
 /// Collects a file's rows (in file order) until they are encoded.
 #[derive(Default)]
 pub struct TimelineBuilder {
@@ -341,9 +350,25 @@ pub struct Block {
     pub first_event: u64,
 }
 
+/// A timeline's bytes: built in memory, or a read-only map of its file.
+enum Bytes {
+    Owned(Vec<u8>),
+    Mapped(memmap2::Mmap),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Owned(v) => v,
+            Bytes::Mapped(m) => m,
+        }
+    }
+}
+
 /// A decoded timeline file (the body stays encoded; read it with [`Timelines::cursor`]).
 pub struct Timelines {
-    bytes: Vec<u8>,
+    bytes: Bytes,
     body: usize,
     names: Vec<String>,
     bits: u32,
@@ -358,6 +383,10 @@ impl Timelines {
     /// Checks and indexes what [`TimelineBuilder::encode`] wrote; `None` if it is torn,
     /// corrupt or not a timeline.
     pub fn decode(bytes: Vec<u8>) -> Option<Timelines> {
+        Timelines::index(Bytes::Owned(bytes))
+    }
+
+    fn index(bytes: Bytes) -> Option<Timelines> {
         let rest = bytes.strip_prefix(MAGIC)?;
         let (crc, rest) = rest.split_first_chunk::<4>()?;
         if crc32fast::hash(rest) != u32::from_le_bytes(*crc) {
@@ -408,9 +437,14 @@ impl Timelines {
         })
     }
 
-    /// Reads the timeline at `path`; `None` if missing, torn or corrupt.
+    /// Maps the timeline at `path`; `None` if missing, torn or corrupt. Mapping instead of
+    /// reading saves zeroing and copying the bytes (a sixth of a 100M-event funnel's time).
     pub fn load(path: &Path) -> Option<Timelines> {
-        Timelines::decode(std::fs::read(path).ok()?)
+        let file = std::fs::File::open(path).ok()?;
+        // SAFETY: timelines are written to a temporary name and renamed into place
+        // ([`save`]), never changed after: the mapped file cannot shrink under the map.
+        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.ok()?;
+        Timelines::index(Bytes::Mapped(map))
     }
 
     /// Action names by code; code `names().len()` is a null action.
