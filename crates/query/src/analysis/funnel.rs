@@ -150,12 +150,18 @@ pub struct Walker {
     k: usize,
     window: i64,
     strict: bool,
+    /// Per step slot: the chain's start time ([`NONE`]: no chain), first-event label and the
+    /// node of its latest step in `nodes`.
     start: Vec<i64>,
     label: Vec<u32>,
-    times: Vec<i64>,
+    node: Vec<u32>,
     next_start: Vec<i64>,
     next_label: Vec<u32>,
-    next_times: Vec<i64>,
+    next_node: Vec<u32>,
+    /// Steps of all chains: (time, the previous step's node or `u32::MAX`). A chain moving up
+    /// a step adds one node instead of copying its times, so a step costs the same for 3 or 30
+    /// steps.
+    nodes: Vec<(i64, u32)>,
 }
 
 /// What a walk found: the deepest step reached (0 = never started), that chain's first-event
@@ -172,6 +178,28 @@ pub struct Reached {
 
 const NONE: i64 = i64::MIN;
 
+/// Nodes past which a walk drops those of chains no slot or best result still holds (a user
+/// with millions of events would otherwise hold a node per matched step).
+const COMPACT_NODES: usize = 1 << 16;
+
+/// Copies the chain ending at node `n` from `old` to `fresh`; its new last node.
+fn copy_chain(old: &[(i64, u32)], fresh: &mut Vec<(i64, u32)>, mut n: u32) -> u32 {
+    let at = fresh.len();
+    while n != u32::MAX {
+        fresh.push(old[n as usize]);
+        n = old[n as usize].1;
+    }
+    fresh[at..].reverse();
+    for (j, node) in fresh.iter_mut().enumerate().skip(at) {
+        node.1 = if j == at { u32::MAX } else { j as u32 - 1 };
+    }
+    if fresh.len() == at {
+        u32::MAX
+    } else {
+        fresh.len() as u32 - 1
+    }
+}
+
 impl Walker {
     /// A walker for `k` steps.
     pub fn new(k: usize, window_ms: i64, mode: Mode) -> Walker {
@@ -181,22 +209,33 @@ impl Walker {
             strict: mode == Mode::Strict,
             start: vec![NONE; k],
             label: vec![0; k],
-            times: vec![0; k * k],
+            node: vec![0; k],
             next_start: vec![NONE; k],
             next_label: vec![0; k],
-            next_times: vec![0; k * k],
+            next_node: vec![0; k],
+            nodes: Vec::new(),
         }
+    }
+
+    /// Keeps only the nodes of live chains and of `best`; returns `best`'s new index.
+    fn compact(&mut self, best: u32) -> u32 {
+        let mut fresh = Vec::with_capacity(self.k * (self.k + 1));
+        for i in 0..self.k {
+            if self.start[i] != NONE {
+                self.node[i] = copy_chain(&self.nodes, &mut fresh, self.node[i]);
+            }
+        }
+        let best = copy_chain(&self.nodes, &mut fresh, best);
+        self.nodes = fresh;
+        best
     }
 
     /// Walks events sorted by time: `code` bit i = matches step i.
     pub fn walk(&mut self, ts: &[i64], code: &[u64], label: &[u32]) -> Reached {
         let k = self.k;
         self.start.fill(NONE);
-        let mut best = Reached {
-            depth: 0,
-            label: 0,
-            times: Vec::new(),
-        };
+        self.nodes.clear();
+        let (mut depth, mut best_label, mut best_node) = (0usize, 0u32, u32::MAX);
         let steps = if k >= 64 { u64::MAX } else { (1 << k) - 1 };
         for e in 0..ts.len() {
             let t = ts[e];
@@ -208,56 +247,58 @@ impl Walker {
             while m != 0 {
                 let i = 63 - m.leading_zeros() as usize;
                 m &= !(1 << i);
-                let (from_start, from_label) = if i == 0 {
-                    (t, label[e])
+                let (from_start, from_label, parent) = if i == 0 {
+                    (t, label[e], u32::MAX)
                 } else {
                     let s = self.start[i - 1];
                     if s == NONE || t - s > self.window {
                         continue;
                     }
-                    (s, self.label[i - 1])
+                    (s, self.label[i - 1], self.node[i - 1])
                 };
                 // The chain at slot i-1 moves to slot i. Slots are visited high to low, so
                 // slot i-1 still holds this event's "before" state.
+                let n = self.nodes.len() as u32;
+                self.nodes.push((t, parent));
                 if self.strict {
-                    if i > 0 {
-                        let src = (i - 1) * k..(i - 1) * k + i;
-                        self.next_times[i * k..i * k + i].copy_from_slice(&self.times[src]);
-                    }
                     self.next_start[i] = from_start;
                     self.next_label[i] = from_label;
-                    self.next_times[i * k + i] = t;
+                    self.next_node[i] = n;
                 } else {
-                    if i > 0 {
-                        self.times.copy_within((i - 1) * k..(i - 1) * k + i, i * k);
-                    }
                     self.start[i] = from_start;
                     self.label[i] = from_label;
-                    self.times[i * k + i] = t;
+                    self.node[i] = n;
                 }
-                if i + 1 > best.depth {
-                    let row = if self.strict {
-                        &self.next_times
-                    } else {
-                        &self.times
-                    };
-                    best.depth = i + 1;
-                    best.label = from_label;
-                    best.times = row[i * k..i * k + i + 1].to_vec();
+                if i + 1 > depth {
+                    (depth, best_label, best_node) = (i + 1, from_label, n);
                 }
             }
             if self.strict {
                 std::mem::swap(&mut self.start, &mut self.next_start);
                 std::mem::swap(&mut self.label, &mut self.next_label);
-                std::mem::swap(&mut self.times, &mut self.next_times);
+                std::mem::swap(&mut self.node, &mut self.next_node);
             }
             // The deepest step is reached and its first chain's times are kept: nothing later
             // changes the result.
-            if best.depth == k {
+            if depth == k {
                 break;
             }
+            if self.nodes.len() > COMPACT_NODES {
+                best_node = self.compact(best_node);
+            }
         }
-        best
+        let mut times = vec![0; depth];
+        let mut n = best_node;
+        for slot in times.iter_mut().rev() {
+            let (t, parent) = self.nodes[n as usize];
+            *slot = t;
+            n = parent;
+        }
+        Reached {
+            depth,
+            label: best_label,
+            times,
+        }
     }
 }
 
@@ -587,6 +628,31 @@ mod tests {
         let r = walk(Mode::Strict, 100, &[(0, 1), (1, 0), (2, 1), (3, 2), (4, 4)]);
         assert_eq!(r.depth, 3);
         assert_eq!(r.times, vec![2, 3, 4]);
+    }
+
+    #[test]
+    fn a_user_with_a_million_events_keeps_few_nodes_and_the_right_times() {
+        // 10 steps that are all "pv" (bit pattern 0b1111111111 on every event) in a 1-hour
+        // window: every pv moves every chain up, so without compaction the walk would hold
+        // ten million nodes.
+        let n = 1_000_000i64;
+        let ts: Vec<i64> = (0..n).map(|i| i * 1000).collect();
+        let code = vec![(1u64 << 10) - 1; n as usize];
+        let label = vec![0; n as usize];
+        for mode in [Mode::Ordered, Mode::Strict] {
+            let mut w = Walker::new(10, 3_600_000, mode);
+            let r = w.walk(&ts, &code, &label);
+            assert_eq!(r.depth, 10);
+            assert_eq!(r.times, (0..10).map(|i| i * 1000).collect::<Vec<_>>());
+            // The deepest step was reached at the tenth event: the walk stopped there.
+            assert!(w.nodes.len() <= COMPACT_NODES + 100);
+        }
+        // Never completing (the last step never happens), the walk goes through every event.
+        let mut w = Walker::new(11, 3_600_000, Mode::Ordered);
+        let r = w.walk(&ts, &code, &label);
+        assert_eq!(r.depth, 10);
+        assert_eq!(r.times, (0..10).map(|i| i * 1000).collect::<Vec<_>>());
+        assert!(w.nodes.len() <= COMPACT_NODES + 200, "{}", w.nodes.len());
     }
 
     #[test]

@@ -191,66 +191,88 @@ fn walk_range(
         cursors.push(c);
     }
     let keep_all = mode == Mode::Strict;
-    let mut walker = Walker::new(k, window, mode);
+    let mut user = Walk {
+        walker: Walker::new(k, window, mode),
+        k,
+        ts: Vec::new(),
+        code: Vec::new(),
+        labels: Vec::new(),
+        pairs: Vec::new(),
+    };
     let mut out = Counted {
         tally: Tally::default(),
         users: 0,
         events: 0,
     };
-    let (mut ts, mut code): (Vec<i64>, Vec<u64>) = (Vec::new(), Vec::new());
-    let mut labels: Vec<u32> = Vec::new();
-    let mut pairs: Vec<(i64, u64)> = Vec::new();
-    while let Some(Reverse((user, slot))) = heap.pop() {
-        ts.clear();
-        code.clear();
-        let mut next = Some(slot);
-        // Every file holding this user, in file order (the heap breaks ties by slot).
-        while let Some(s) = next {
-            let bits = &files[r.files[s]].bits;
-            let c = &mut cursors[s];
-            c.events(|t, a| {
-                let b = bits.get(a as usize).copied().unwrap_or(0);
-                if b != 0 || keep_all {
-                    ts.push(t);
-                    code.push(b);
-                }
-            })
-            .map_err(corrupt)?;
-            if let Some(u) = inside(c.user()) {
-                heap.push(Reverse((u, s)));
+    let mut current: Option<i64> = None;
+    // The heap's top is the smallest (user, file slot): each user's files come in file order.
+    // It is replaced in place, so each step costs one sift instead of a pop and a push.
+    while let Some(mut top) = heap.peek_mut() {
+        let Reverse((id, slot)) = *top;
+        if current != Some(id) {
+            user.finish(&mut out);
+            current = Some(id);
+        }
+        let bits = &files[r.files[slot]].bits;
+        let c = &mut cursors[slot];
+        c.events(|t, a| {
+            let b = bits.get(a as usize).copied().unwrap_or(0);
+            if b != 0 || keep_all {
+                user.ts.push(t);
+                user.code.push(b);
             }
-            next = match heap.peek() {
-                Some(Reverse((u, s))) if *u == user => {
-                    let s = *s;
-                    heap.pop();
-                    Some(s)
-                }
-                _ => None,
-            };
+        })
+        .map_err(corrupt)?;
+        match inside(c.user()) {
+            Some(next) => *top = Reverse((next, slot)),
+            None => {
+                std::collections::binary_heap::PeekMut::pop(top);
+            }
         }
-        if ts.is_empty() {
-            continue;
+    }
+    user.finish(&mut out);
+    Ok(out)
+}
+
+/// One user's events gathered from the day files, and the walk over them.
+struct Walk {
+    walker: Walker,
+    k: usize,
+    ts: Vec<i64>,
+    code: Vec<u64>,
+    labels: Vec<u32>,
+    pairs: Vec<(i64, u64)>,
+}
+
+impl Walk {
+    /// Walks the gathered events (if any) into `out` and clears them.
+    fn finish(&mut self, out: &mut Counted) {
+        if self.ts.is_empty() {
+            return;
         }
+        let (ts, code) = (&mut self.ts, &mut self.code);
         out.users += 1;
         out.events += ts.len();
         // Days come in order and each day in time order; ties (and overlapping files) need
         // the (time, step bits) order the walker expects.
         let sorted = (1..ts.len()).all(|j| (ts[j - 1], code[j - 1]) <= (ts[j], code[j]));
         if !sorted {
-            pairs.clear();
-            pairs.extend(ts.iter().copied().zip(code.iter().copied()));
-            pairs.sort_unstable();
-            for (j, p) in pairs.iter().enumerate() {
+            self.pairs.clear();
+            self.pairs
+                .extend(ts.iter().copied().zip(code.iter().copied()));
+            self.pairs.sort_unstable();
+            for (j, p) in self.pairs.iter().enumerate() {
                 (ts[j], code[j]) = *p;
             }
         }
-        if labels.len() < ts.len() {
-            labels.resize(ts.len(), 0);
+        if self.labels.len() < ts.len() {
+            self.labels.resize(ts.len(), 0);
         }
-        let got = walker.walk(&ts, &code, &labels[..ts.len()]);
+        let got = self.walker.walk(ts, code, &self.labels[..ts.len()]);
         if got.depth > 0 {
-            out.tally.add(&got, k);
+            out.tally.add(&got, self.k);
         }
+        ts.clear();
+        code.clear();
     }
-    Ok(out)
 }
