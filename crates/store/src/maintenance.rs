@@ -22,9 +22,43 @@ pub struct CompactReport {
     pub partitions_dropped: usize,
     /// Rows dropped by retention.
     pub rows_dropped: u64,
+    /// Files whose missing or damaged sidecars were written again.
+    pub sidecars_written: usize,
 }
 
 impl Store {
+    /// Writes the sidecars (sketch, user sets, user timeline) of committed files that lack one
+    /// or hold a damaged one: lakes written before a kind of sidecar existed, or a sidecar torn
+    /// by a crash. The files themselves are only read. Returns how many files got sidecars.
+    pub fn write_missing_sidecars(&self) -> Result<usize, StoreError> {
+        let mut done = 0;
+        for f in self.manifest().files.clone() {
+            let Ok(t) = f.table.parse::<EventType>() else {
+                continue;
+            };
+            if crate::sketch::Sidecars::complete(self.root(), t, f.seq) {
+                continue;
+            }
+            let mut acc: Option<crate::sketch::Sidecars> = None;
+            let scan = crate::reader::Scan::table(t);
+            for b in self.scan_files(scan, vec![f.clone()]) {
+                let s = crate::sketch::Sidecars::of(t, std::slice::from_ref(&b?.batch));
+                match &mut acc {
+                    Some(a) => a.merge(s),
+                    None => acc = Some(s),
+                }
+            }
+            if let Some(s) = acc {
+                s.save(self.root(), f.seq).map_err(|err| StoreError::Io {
+                    context: format!("writing the sidecars of {}", f.path),
+                    err,
+                })?;
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
     /// Merges files smaller than `small_bytes` within each (table, shop, day) partition into
     /// files of up to `target_rows` rows (a streaming merge; what stays in memory is the user
     /// timeline being built for a behaviour output file, 20 bytes per row).

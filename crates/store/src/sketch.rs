@@ -102,6 +102,26 @@ impl Sidecars {
         }
     }
 
+    /// Whether lake file `seq` of table `t` has every sidecar written for its table, each
+    /// readable: behaviour files a sketch, user sets and a timeline; orders, logins and page
+    /// views user sets.
+    pub(crate) fn complete(root: &Path, t: model::EventType, seq: u64) -> bool {
+        use model::EventType as E;
+        let users = || crate::usersets::UserSets::load(&crate::usersets::user_sets_path(root, seq));
+        match t {
+            E::Behavior => {
+                FileSketch::load(&sketch_path(root, seq)).is_some()
+                    && users().is_some()
+                    && crate::timelines::Timelines::load(&crate::timelines::timeline_path(
+                        root, seq,
+                    ))
+                    .is_some()
+            }
+            E::Order | E::Login | E::PageView => users().is_some(),
+            E::Payment | E::AdClick => true,
+        }
+    }
+
     /// Writes them for lake file `seq`.
     pub(crate) fn save(&self, root: &Path, seq: u64) -> io::Result<()> {
         if let Some(s) = &self.sketch {

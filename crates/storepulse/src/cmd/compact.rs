@@ -11,6 +11,8 @@ pub fn run(cfg: &Config, args: &CompactArgs, json: bool) -> Result<()> {
         cfg.lake.compact_small_file_mb << 20,
         cfg.lake.compact_target_rows,
     )?;
+    // Lakes written by older versions lack newer sidecars (user timelines, user sets).
+    r.sidecars_written = store.write_missing_sidecars()?;
     let days = args.retention_days.unwrap_or(cfg.lake.retention_days);
     if days > 0 {
         let d = store.apply_retention(days)?;
@@ -26,6 +28,12 @@ pub fn run(cfg: &Config, args: &CompactArgs, json: bool) -> Result<()> {
             r.files_after,
             thousands(r.rows)
         );
+        if r.sidecars_written > 0 {
+            println!(
+                "wrote the missing sketches, user sets and timelines of {} files",
+                r.sidecars_written
+            );
+        }
         if days > 0 {
             println!(
                 "retention {days} days: dropped {} partitions ({} rows)",
