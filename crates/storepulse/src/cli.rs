@@ -35,7 +35,7 @@ pub enum Command {
     Gen(GenArgs),
     /// Show, count and re-import quarantined rows.
     Quarantine(QuarantineArgs),
-    /// Merge small lake files and apply retention.
+    /// Merge small lake files, write missing sidecars (timelines, user sets) and apply retention.
     Compact(CompactArgs),
     /// Import every real sample data set and a generated day, then print the stats.
     Demo(DemoArgs),
