@@ -1,4 +1,5 @@
-//! What scheduled tasks do: build a report, compact the lake, apply retention.
+//! What scheduled tasks do: build a report, compact the lake (and write missing sidecars),
+//! apply retention.
 
 use crate::scheduler::{ScheduleSpec, TaskFn};
 use query::analysis::Ctx;
@@ -38,10 +39,17 @@ pub fn runner(env: TaskEnv) -> TaskFn {
             let r = st
                 .compact(env.compact_small_bytes, env.compact_target_rows)
                 .map_err(|e| e.to_string())?;
-            Ok(format!(
+            // Files from older versions (or a crash) may lack sidecars: the funnels' timelines,
+            // the KPIs' user sets.
+            let filled = st.write_missing_sidecars().map_err(|e| e.to_string())?;
+            let mut msg = format!(
                 "compacted {} files into {} ({} rows)",
                 r.files_before, r.files_after, r.rows
-            ))
+            );
+            if filled > 0 {
+                msg.push_str(&format!("; wrote the missing sidecars of {filled} files"));
+            }
+            Ok(msg)
         }
         "retention" => {
             let days = spec.days.unwrap_or(0);

@@ -304,6 +304,18 @@ fn query_endpoint_streams_every_format_scopes_shops_and_reports_errors() {
 fn the_scheduler_runs_reports_logs_runs_and_refuses_overlaps() {
     let dir = tempfile::tempdir().unwrap();
     let data = lake(dir.path());
+    // As if written by a version without user timelines: the compact job writes them.
+    let timelines: Vec<std::path::PathBuf> = store::Manifest::load(&store::manifest_path(&data))
+        .unwrap()
+        .files
+        .iter()
+        .filter(|f| f.table == "behavior")
+        .map(|f| store::timeline_path(&data, f.seq))
+        .collect();
+    assert!(!timelines.is_empty());
+    for t in &timelines {
+        std::fs::remove_file(t).unwrap();
+    }
     let admin = create_key(&data, "adm", &["admin"], None);
     let cfg = dir.path().join("storepulse.toml");
     std::fs::write(
@@ -384,6 +396,14 @@ days_ago = 0
         .iter()
         .find(|r| r["job"] == "compact" && r["status"] == "ok");
     assert!(compact.is_some(), "{runs}");
+    let manifest = store::Manifest::load(&store::manifest_path(&data)).unwrap();
+    for f in manifest.files.iter().filter(|f| f.table == "behavior") {
+        assert!(
+            store::timeline_path(&data, f.seq).is_file(),
+            "the compact job wrote the timeline of {}",
+            f.path
+        );
+    }
     let r = c
         .post(format!("{}/v1/jobs/nope/run", s.url))
         .bearer_auth(&admin)
