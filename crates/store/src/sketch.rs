@@ -112,10 +112,7 @@ impl Sidecars {
             E::Behavior => {
                 FileSketch::load(&sketch_path(root, seq)).is_some()
                     && users().is_some()
-                    && crate::timelines::Timelines::load(&crate::timelines::timeline_path(
-                        root, seq,
-                    ))
-                    .is_some()
+                    && crate::timelines::present(root, seq)
             }
             E::Order | E::Login | E::PageView => users().is_some(),
             E::Payment | E::AdClick => true,
@@ -130,8 +127,11 @@ impl Sidecars {
         if let Some(u) = &self.users {
             u.save(&crate::usersets::user_sets_path(root, seq))?;
         }
-        if let Some(bytes) = self.timelines.as_ref().and_then(|t| t.encode()) {
-            crate::timelines::save(root, seq, &bytes)?;
+        if let Some(t) = &self.timelines {
+            match t.encode() {
+                Some(bytes) => crate::timelines::save(root, seq, &bytes)?,
+                None => crate::timelines::save_impossible(root, seq)?,
+            }
         }
         Ok(())
     }

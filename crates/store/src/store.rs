@@ -625,7 +625,8 @@ fn delete_unlisted(root: &Path, m: &Manifest) -> Result<(), StoreError> {
                 })
                 .flatten();
             if let Some(seq) = sketch_of {
-                if !m.files.iter().any(|f| f.seq == seq) {
+                // A `.tmp` of a listed file is left from a write that did not finish renaming.
+                if name.ends_with(".tmp") || !m.files.iter().any(|f| f.seq == seq) {
                     fs::remove_file(&p).ctx(|| format!("removing orphan {}", p.display()))?;
                 }
             } else if ours && !listed.contains(&p) {

@@ -8,11 +8,11 @@
 //! funnel that finds any of its timelines missing, torn or corrupt reads the Parquet files.
 //!
 //! Layout (little-endian): magic `SPT1`, CRC-32 of the rest, then the action names used
-//! (sorted), the bits per action code, the time unit (1 or 1000 ms), the base time, user and
-//! event counts, a block index (first user, body offset and first event of every
+//! (sorted), the bits per action code, the time unit (1 or 1000 ms), the first and last time,
+//! user and event counts, a block index (first user, body offset and first event of every
 //! [`BLOCK_USERS`] users) and the body. Per user the body holds a varint of the zig-zagged id
 //! delta (reset to 0 at each block), a varint event count and, per event, a varint of
-//! `(time delta in units << bits) | code`; the first delta is from the base time, later ones
+//! `(time delta in units << bits) | code`; the first delta is from the first time, later ones
 //! from the user's previous event. Code `names.len()` stands for a null action. Ids in runs and
 //! second-resolution times make this under 2 bytes per event on the Taobao data.
 
@@ -24,6 +24,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 4] = b"SPT1";
+
+/// The whole content of a timeline file whose rows cannot have one.
+const IMPOSSIBLE: &[u8] = b"SPT-";
 
 /// Users per block of the index: a reader seeks to a block, then skips at most this many users.
 pub const BLOCK_USERS: usize = 1024;
@@ -39,6 +42,22 @@ pub fn timeline_path(root: &Path, seq: u64) -> PathBuf {
 /// Writes an encoded timeline for lake file `seq`: to a temporary name, then renamed, so a
 /// reader's map of an earlier file under the same name stays whole.
 pub fn save(root: &Path, seq: u64, bytes: &[u8]) -> io::Result<()> {
+    write_renamed(root, seq, bytes)
+}
+
+/// Marks lake file `seq` as one that cannot have a timeline (see [`TimelineBuilder::encode`]),
+/// so it is not rebuilt on every `compact`; funnels read such a file from Parquet.
+pub fn save_impossible(root: &Path, seq: u64) -> io::Result<()> {
+    write_renamed(root, seq, IMPOSSIBLE)
+}
+
+/// Whether lake file `seq` has a readable timeline or is marked as unable to have one.
+pub fn present(root: &Path, seq: u64) -> bool {
+    let path = timeline_path(root, seq);
+    Timelines::load(&path).is_some() || std::fs::read(&path).is_ok_and(|b| b == IMPOSSIBLE)
+}
+
+fn write_renamed(root: &Path, seq: u64, bytes: &[u8]) -> io::Result<()> {
     let path = timeline_path(root, seq);
     let tmp = path.with_extension("timeline.tmp");
     std::fs::write(&tmp, bytes)?;
@@ -240,6 +259,7 @@ impl TimelineBuilder {
         rest.push(bits as u8);
         rest.extend_from_slice(&unit.to_le_bytes());
         rest.extend_from_slice(&base.to_le_bytes());
+        rest.extend_from_slice(&(base + span).to_le_bytes());
         rest.extend_from_slice(&(n_users as u64).to_le_bytes());
         rest.extend_from_slice(&(order.len() as u64).to_le_bytes());
         rest.extend_from_slice(&(blocks.len() as u32).to_le_bytes());
@@ -374,6 +394,8 @@ pub struct Timelines {
     bits: u32,
     unit: i64,
     base: i64,
+    /// The latest time: decoded times outside `base..=max` mean a corrupt body.
+    max: i64,
     users: u64,
     events: u64,
     blocks: Vec<Block>,
@@ -394,7 +416,10 @@ impl Timelines {
         }
         let mut r = Fields(rest, 0);
         let n = r.u32()? as usize;
-        let mut names = Vec::with_capacity(n.min(MAX_NAMES));
+        if n >= MAX_NAMES {
+            return None;
+        }
+        let mut names = Vec::with_capacity(n);
         for _ in 0..n {
             let len = r.u32()? as usize;
             names.push(std::str::from_utf8(r.take(len)?).ok()?.to_string());
@@ -402,6 +427,7 @@ impl Timelines {
         let bits = u32::from(*r.take(1)?.first()?);
         let unit = r.u64()? as i64;
         let base = r.u64()? as i64;
+        let max = r.u64()? as i64;
         let users = r.u64()?;
         let events = r.u64()?;
         let n_blocks = r.u32()? as usize;
@@ -421,7 +447,22 @@ impl Timelines {
         if rest.len() - r.1 != body_len || blocks.iter().any(|b| b.offset > body_len) {
             return None;
         }
-        if blocks.len() as u64 != users.div_ceil(BLOCK_USERS as u64) {
+        // Counts and the index must fit the body (each user takes 2 bytes or more, each event
+        // 1 or more), so nothing derived from them can overflow or point outside it.
+        let fits = events <= body_len as u64
+            && users.saturating_mul(2) <= body_len as u64
+            && max.checked_sub(base).is_some_and(|d| d >= 0)
+            && blocks.len() as u64 == users.div_ceil(BLOCK_USERS as u64)
+            && blocks
+                .first()
+                .is_none_or(|b| b.offset == 0 && b.first_event == 0)
+            && blocks.windows(2).all(|w| {
+                w[0].first_user < w[1].first_user
+                    && w[0].offset < w[1].offset
+                    && w[0].first_event <= w[1].first_event
+            })
+            && blocks.last().is_none_or(|b| b.first_event <= events);
+        if !fits {
             return None;
         }
         Some(Timelines {
@@ -431,6 +472,7 @@ impl Timelines {
             bits,
             unit,
             base,
+            max,
             users,
             events,
             blocks,
@@ -544,10 +586,16 @@ impl Cursor<'_> {
         let body = &self.t.bytes[self.t.body..];
         let (bits, unit) = (self.t.bits, self.t.unit);
         let mask = (1u64 << bits) - 1;
-        let mut t = self.t.base;
+        let (mut t, max) = (self.t.base, self.t.max);
         for _ in 0..self.count {
             let v = get_varint(body, &mut self.pos).ok_or_else(corrupt)?;
-            t = t.wrapping_add(((v >> bits) as i64).wrapping_mul(unit));
+            // Within base..=max, so times and their differences never overflow downstream.
+            t = i64::try_from(v >> bits)
+                .ok()
+                .and_then(|d| d.checked_mul(unit))
+                .and_then(|d| t.checked_add(d))
+                .filter(|&t| t <= max)
+                .ok_or_else(corrupt)?;
             f(t, (v & mask) as u32);
         }
         self.head()
