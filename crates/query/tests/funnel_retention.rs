@@ -564,7 +564,13 @@ fn the_direct_funnel_scan_equals_the_sql_path() {
             next(1500) as i64 * 1_000_000_007
         };
         let action = ["pv", "pv", "cart", "fav", "buy"][next(5) as usize];
+        // Shop b's times in milliseconds, so its timelines count in ms and shop a's in s.
         let ts = D0 + next(3 * DAY as u64) as i64;
+        let ts = if shop == "b" {
+            ts * 1000 + next(1000) as i64
+        } else {
+            ts
+        };
         batches[i % 2].push(bev(shop, ts, user, 1, action));
     }
     let data = lake(dir.path(), "UTC", &batches[0]);

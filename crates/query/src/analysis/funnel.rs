@@ -162,6 +162,8 @@ pub struct Walker {
     /// a step adds one node instead of copying its times, so a step costs the same for 3 or 30
     /// steps.
     nodes: Vec<(i64, u32)>,
+    /// Nodes past which the walk compacts ([`COMPACT_NODES`]; lower in tests).
+    compact_at: usize,
 }
 
 /// What a walk found: the deepest step reached (0 = never started), that chain's first-event
@@ -214,6 +216,7 @@ impl Walker {
             next_label: vec![0; k],
             next_node: vec![0; k],
             nodes: Vec::new(),
+            compact_at: COMPACT_NODES,
         }
     }
 
@@ -283,7 +286,7 @@ impl Walker {
             if depth == k {
                 break;
             }
-            if self.nodes.len() > COMPACT_NODES {
+            if self.nodes.len() > self.compact_at {
                 best_node = self.compact(best_node);
             }
         }
@@ -630,29 +633,95 @@ mod tests {
         assert_eq!(r.times, vec![2, 3, 4]);
     }
 
+    /// The walk as it was before chains became linked nodes: each chain copies its step times.
+    /// An independent reference for the node walk (with compaction forced often).
+    fn reference(k: usize, window: i64, mode: Mode, ts: &[i64], code: &[u64]) -> Reached {
+        let strict = mode == Mode::Strict;
+        let mut start = vec![NONE; k];
+        let mut times = vec![vec![0i64; 0]; k];
+        let mut best = Reached {
+            depth: 0,
+            label: 0,
+            times: Vec::new(),
+        };
+        for e in 0..ts.len() {
+            let t = ts[e];
+            let (mut next_start, mut next_times) = if strict {
+                (vec![NONE; k], vec![Vec::new(); k])
+            } else {
+                (start.clone(), times.clone())
+            };
+            for i in (0..k).rev() {
+                if code[e] & (1 << i) == 0 {
+                    continue;
+                }
+                let (s, mut chain) = if i == 0 {
+                    (t, Vec::new())
+                } else if start[i - 1] != NONE && t - start[i - 1] <= window {
+                    (start[i - 1], times[i - 1].clone())
+                } else {
+                    continue;
+                };
+                chain.push(t);
+                if i + 1 > best.depth {
+                    best.depth = i + 1;
+                    best.times = chain.clone();
+                }
+                next_start[i] = s;
+                next_times[i] = chain;
+            }
+            (start, times) = (next_start, next_times);
+            if best.depth == k {
+                break;
+            }
+        }
+        best
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn the_node_walk_equals_copying_times_even_when_compacting_often(
+            k in 1usize..7,
+            window in 0i64..40,
+            strict in proptest::bool::ANY,
+            events in proptest::collection::vec((0i64..4, 0u64..64), 0..120),
+            compact_at in 1usize..12,
+        ) {
+            // Sorted by (time, bits) as the walker expects.
+            let mut t = 0;
+            let mut ev: Vec<(i64, u64)> = events.iter().map(|&(d, c)| { t += d; (t, c) }).collect();
+            ev.sort_unstable();
+            let ts: Vec<i64> = ev.iter().map(|e| e.0).collect();
+            let code: Vec<u64> = ev.iter().map(|e| e.1).collect();
+            let mode = if strict { Mode::Strict } else { Mode::Ordered };
+            let mut w = Walker::new(k, window, mode);
+            w.compact_at = compact_at;
+            let got = w.walk(&ts, &code, &vec![0; ts.len()]);
+            let want = reference(k, window, mode, &ts, &code);
+            proptest::prop_assert_eq!((got.depth, got.times), (want.depth, want.times));
+        }
+    }
+
     #[test]
     fn a_user_with_a_million_events_keeps_few_nodes_and_the_right_times() {
-        // 10 steps that are all "pv" (bit pattern 0b1111111111 on every event) in a 1-hour
-        // window: every pv moves every chain up, so without compaction the walk would hold
-        // ten million nodes.
-        let n = 1_000_000i64;
-        let ts: Vec<i64> = (0..n).map(|i| i * 1000).collect();
-        let code = vec![(1u64 << 10) - 1; n as usize];
-        let label = vec![0; n as usize];
+        // Steps pv → cart → buy: 1M views (each starts a chain), then one cart and one buy. The
+        // deepest step is reached only after many compactions, on the chain of the last views.
+        let n = 1_000_000usize;
+        let mut ts: Vec<i64> = (0..n as i64).map(|i| i * 1000).collect();
+        let mut code = vec![1u64; n];
+        ts.extend([n as i64 * 1000, n as i64 * 1000 + 5]);
+        code.extend([2, 4]);
         for mode in [Mode::Ordered, Mode::Strict] {
-            let mut w = Walker::new(10, 3_600_000, mode);
-            let r = w.walk(&ts, &code, &label);
-            assert_eq!(r.depth, 10);
-            assert_eq!(r.times, (0..10).map(|i| i * 1000).collect::<Vec<_>>());
-            // The deepest step was reached at the tenth event: the walk stopped there.
-            assert!(w.nodes.len() <= COMPACT_NODES + 100);
+            let mut w = Walker::new(3, 3_600_000, mode);
+            let r = w.walk(&ts, &code, &vec![0; ts.len()]);
+            assert_eq!(r, reference(3, 3_600_000, mode, &ts, &code), "{mode:?}");
+            assert_eq!(
+                r.times,
+                vec![(n as i64 - 1) * 1000, n as i64 * 1000, n as i64 * 1000 + 5]
+            );
+            assert!(w.nodes.len() <= COMPACT_NODES + 8, "{}", w.nodes.len());
         }
-        // Never completing (the last step never happens), the walk goes through every event.
-        let mut w = Walker::new(11, 3_600_000, Mode::Ordered);
-        let r = w.walk(&ts, &code, &label);
-        assert_eq!(r.depth, 10);
-        assert_eq!(r.times, (0..10).map(|i| i * 1000).collect::<Vec<_>>());
-        assert!(w.nodes.len() <= COMPACT_NODES + 200, "{}", w.nodes.len());
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! order, and go straight to the funnel [`Walker`]. Nothing is decoded from Parquet, nothing is
 //! regrouped, and memory stays at one user's events per thread.
 //!
-//! When any file in the range lacks a readable timeline (written by an older version, torn by a
-//! crash) [`run`] returns `None` and the caller reads the Parquet files instead.
+//! When any file lacks a readable timeline (written by an older version, torn by a crash, or
+//! rows that cannot have one) or the timelines exceed the query's memory limit, [`run`] returns
+//! `None` and the caller reads the Parquet files instead.
 
 use super::file_scan::parallel;
 use super::funnel::{Mode, Tally, Walker};
@@ -66,7 +67,8 @@ pub fn run(
         wanted.push((wanted.len(), seq));
     }
     let root = snap.root();
-    // The timelines are held in memory while walked: they count against the query's limit.
+    // The timelines are mapped while walked: they count against the query's limit. Over it,
+    // the Parquet scan (which holds only the events matching a step) decides.
     let mut held = 0u64;
     for &(_, seq) in &wanted {
         match std::fs::metadata(store::timeline_path(root, seq)) {
@@ -75,13 +77,7 @@ pub fn run(
         }
     }
     if held > (limit_mib.max(1) as u64) << 20 {
-        return Err(QueryError::Memory {
-            limit_mib: limit_mib.max(1),
-            detail: format!(
-                "the funnel's user timelines take {} MiB; narrow the days",
-                held >> 20
-            ),
-        });
+        return Ok(None);
     }
     let mut loaded = parallel(wanted, |(i, seq)| {
         Ok((i, Timelines::load(&store::timeline_path(root, seq))))
@@ -113,7 +109,12 @@ pub fn run(
     }
     // `parallel` takes items from the end: the first ranges last, and order does not matter.
     let k = steps.len();
-    let parts = parallel(work, |r| walk_range(&files, &r, k, window, mode))?;
+    // A body that passed its checksum but does not decode (a bug or a crafted file) sends the
+    // funnel to the Parquet files like a missing timeline.
+    let parts = parallel(work, |r| Ok(walk_range(&files, &r, k, window, mode).ok()))?;
+    let Some(parts) = parts.into_iter().collect::<Option<Vec<Counted>>>() else {
+        return Ok(None);
+    };
     let mut out = Counted {
         tally: Tally::default(),
         users: 0,
@@ -166,12 +167,6 @@ fn split(files: &[DayFile], idx: &[usize], target: u64) -> Vec<Range> {
     out
 }
 
-fn corrupt(e: std::io::Error) -> QueryError {
-    QueryError::Internal(format!(
-        "a user timeline passed its checksum but does not decode ({e}); delete lake/_sketches/*.timeline to read the Parquet files instead"
-    ))
-}
-
 /// Walks every user of one range, merging the range's files by user id.
 fn walk_range(
     files: &[DayFile],
@@ -179,12 +174,12 @@ fn walk_range(
     k: usize,
     window: i64,
     mode: Mode,
-) -> Result<Counted, QueryError> {
+) -> Result<Counted, std::io::Error> {
     let inside = |u: Option<i64>| u.filter(|&u| r.hi.is_none_or(|hi| u < hi));
     let mut cursors = Vec::with_capacity(r.files.len());
     let mut heap = BinaryHeap::with_capacity(r.files.len());
     for (slot, &i) in r.files.iter().enumerate() {
-        let c = files[i].lines.cursor(r.lo).map_err(corrupt)?;
+        let c = files[i].lines.cursor(r.lo)?;
         if let Some(u) = inside(c.user()) {
             heap.push(Reverse((u, slot)));
         }
@@ -221,8 +216,7 @@ fn walk_range(
                 user.ts.push(t);
                 user.code.push(b);
             }
-        })
-        .map_err(corrupt)?;
+        })?;
         match inside(c.user()) {
             Some(next) => *top = Reverse((next, slot)),
             None => {
