@@ -106,18 +106,7 @@ impl TimelineBuilder {
             return;
         };
         let local: Vec<u32> = (0..values.len())
-            .map(|i| {
-                let name = values.value(i);
-                match self.index.get(name) {
-                    Some(&c) => c,
-                    None => {
-                        let c = self.names.len() as u32;
-                        self.names.push(name.to_string());
-                        self.index.insert(name.to_string(), c);
-                        c
-                    }
-                }
-            })
+            .map(|i| self.intern(values.value(i)))
             .collect();
         let keys = action.keys();
         for i in 0..b.num_rows() {
@@ -143,19 +132,7 @@ impl TimelineBuilder {
         if o.broken {
             self.broken = true;
         }
-        let map: Vec<u32> = o
-            .names
-            .iter()
-            .map(|n| match self.index.get(n) {
-                Some(&c) => c,
-                None => {
-                    let c = self.names.len() as u32;
-                    self.names.push(n.clone());
-                    self.index.insert(n.clone(), c);
-                    c
-                }
-            })
-            .collect();
+        let map: Vec<u32> = o.names.iter().map(|n| self.intern(n)).collect();
         self.users.extend_from_slice(&o.users);
         self.ts.extend_from_slice(&o.ts);
         self.kinds.extend(
@@ -165,14 +142,15 @@ impl TimelineBuilder {
         );
     }
 
-    /// Rows held.
-    pub fn len(&self) -> usize {
-        self.users.len()
-    }
-
-    /// Whether no row is held.
-    pub fn is_empty(&self) -> bool {
-        self.users.is_empty()
+    /// The code of an action name, added on first sight.
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&c) = self.index.get(name) {
+            return c;
+        }
+        let c = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.index.insert(name.to_string(), c);
+        c
     }
 
     /// The encoded timeline; `None` when the rows cannot have one (missing columns, too many
@@ -511,20 +489,21 @@ impl Timelines {
 
     /// A cursor at the first user with id `>= from`.
     pub fn cursor(&self, from: i64) -> Result<Cursor<'_>, io::Error> {
-        let b = self.blocks.partition_point(|b| b.first_user <= from);
+        let b = self
+            .blocks
+            .partition_point(|b| b.first_user <= from)
+            .saturating_sub(1);
         let mut c = Cursor {
             t: self,
             pos: 0,
-            block: b.saturating_sub(1),
-            in_block: 0,
             prev: 0,
             user: None,
             count: 0,
             user_no: 0,
         };
-        if let Some(first) = self.blocks.get(c.block) {
+        if let Some(first) = self.blocks.get(b) {
             c.pos = first.offset;
-            c.user_no = c.block as u64 * BLOCK_USERS as u64;
+            c.user_no = b as u64 * BLOCK_USERS as u64;
             c.head()?;
             while c.user.is_some_and(|u| u < from) {
                 c.skip()?;
@@ -538,11 +517,11 @@ impl Timelines {
 pub struct Cursor<'a> {
     t: &'a Timelines,
     pos: usize,
-    block: usize,
-    in_block: usize,
+    /// The previous user id of this block (0 at a block's start).
     prev: i64,
     user: Option<i64>,
     count: u64,
+    /// Users read so far, counting from the file's first.
     user_no: u64,
 }
 
@@ -563,9 +542,7 @@ impl Cursor<'_> {
             self.user = None;
             return Ok(());
         }
-        if self.in_block == BLOCK_USERS {
-            self.in_block = 0;
-            self.block += 1;
+        if self.user_no.is_multiple_of(BLOCK_USERS as u64) {
             self.prev = 0;
         }
         let body = &self.t.bytes[self.t.body..];
@@ -574,7 +551,6 @@ impl Cursor<'_> {
         self.count = get_varint(body, &mut self.pos).ok_or_else(corrupt)?;
         self.prev = user;
         self.user = Some(user);
-        self.in_block += 1;
         self.user_no += 1;
         Ok(())
     }
