@@ -45,6 +45,30 @@ fn canonical(events: &[Event]) -> Vec<String> {
     v
 }
 
+/// `n` generated events over `days` days (the generator's default seed).
+fn generated(n: u64, days: u32) -> Vec<Event> {
+    let mut events = Vec::new();
+    eventgen::for_each_event(&eventgen::GenConfig::new(n).with_days(days), |e| {
+        events.push(e.clone())
+    })
+    .unwrap();
+    events
+}
+
+/// Every file of a directory with its bytes, sorted by path.
+fn files_with_bytes(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 fn import_events(
     store: &mut Store,
     events: &[Event],
@@ -236,14 +260,7 @@ fn a_fully_imported_file_is_not_imported_twice_and_a_partial_one_resumes() {
 fn recovery_finishes_committed_renames_and_drops_uncommitted_files() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("data");
-    let events: Vec<Event> = {
-        let mut v = Vec::new();
-        eventgen::for_each_event(&eventgen::GenConfig::new(2_000).with_days(1), |e| {
-            v.push(e.clone())
-        })
-        .unwrap();
-        v
-    };
+    let events = generated(2_000, 1);
     let mut store = open(&root);
     import_events(&mut store, &events, 1_000, 1_000_000);
     let committed = store.manifest().clone();
@@ -285,11 +302,7 @@ fn recovery_finishes_committed_renames_and_drops_uncommitted_files() {
 fn wal_appends_survive_a_crash_and_fold_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("data");
-    let mut events = Vec::new();
-    eventgen::for_each_event(&eventgen::GenConfig::new(3_000).with_days(1), |e| {
-        events.push(e.clone())
-    })
-    .unwrap();
+    let events = generated(3_000, 1);
     let rules = Rules::default();
     let batches: Vec<_> = events
         .chunks(500)
@@ -354,11 +367,7 @@ fn wal_appends_survive_a_crash_and_fold_exactly_once() {
 #[test]
 fn compaction_merges_small_files_and_retention_drops_old_days() {
     let dir = tempfile::tempdir().unwrap();
-    let mut events = Vec::new();
-    eventgen::for_each_event(&eventgen::GenConfig::new(20_000).with_days(3), |e| {
-        events.push(e.clone())
-    })
-    .unwrap();
+    let events = generated(20_000, 3);
     let mut store = open(dir.path());
     import_events(&mut store, &events, 1_000, 2_000);
     let before = store.manifest().files.len();
@@ -488,11 +497,7 @@ fn the_background_folder_moves_acknowledged_appends_into_the_lake() {
         root.join("wal"),
         std::time::Duration::from_millis(20),
     );
-    let mut events = Vec::new();
-    eventgen::for_each_event(&eventgen::GenConfig::new(1_000).with_days(1), |e| {
-        events.push(e.clone())
-    })
-    .unwrap();
+    let events = generated(1_000, 1);
     let rules = Rules::default();
     for part in events.chunks(100) {
         let mut b = ChunkBuilder::new("wal", "wal", "default", &rules, 1);
@@ -510,11 +515,7 @@ fn the_background_folder_moves_acknowledged_appends_into_the_lake() {
 #[test]
 fn one_writer_at_a_time_and_readers_alongside_it() {
     let dir = tempfile::tempdir().unwrap();
-    let mut events = Vec::new();
-    eventgen::for_each_event(&eventgen::GenConfig::new(2_000).with_days(1), |e| {
-        events.push(e.clone())
-    })
-    .unwrap();
+    let events = generated(2_000, 1);
     let mut writer = open(dir.path());
     import_events(&mut writer, &events, 1_000, 1_000_000);
     let second = Store::open(StoreConfig::new(dir.path()));
@@ -534,11 +535,7 @@ fn one_writer_at_a_time_and_readers_alongside_it() {
 fn wal_table_appends_of_one_group_share_a_record_and_fold_once() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("data");
-    let mut events = Vec::new();
-    eventgen::for_each_event(&eventgen::GenConfig::new(2_000).with_days(1), |e| {
-        events.push(e.clone())
-    })
-    .unwrap();
+    let events = generated(2_000, 1);
     let rules = Rules::default();
     let mut store = open(&root);
     let wal = store::Wal::open(&root.join("wal"), store::WalConfig::default()).unwrap();
@@ -576,11 +573,7 @@ fn wal_table_appends_of_one_group_share_a_record_and_fold_once() {
 #[test]
 fn missing_or_damaged_sidecars_are_written_again_as_they_were() {
     let dir = tempfile::tempdir().unwrap();
-    let mut events = Vec::new();
-    eventgen::for_each_event(&eventgen::GenConfig::new(6_000).with_days(2), |e| {
-        events.push(e.clone())
-    })
-    .unwrap();
+    let events = generated(6_000, 2);
     let mut store = open(dir.path());
     import_events(&mut store, &events, 1_000, 2_000);
     assert_eq!(
@@ -589,15 +582,7 @@ fn missing_or_damaged_sidecars_are_written_again_as_they_were() {
         "a new lake has them all"
     );
     let sidecar_dir = dir.path().join("lake/_sketches");
-    let mut written: Vec<(std::path::PathBuf, Vec<u8>)> = std::fs::read_dir(&sidecar_dir)
-        .unwrap()
-        .map(|e| {
-            let p = e.unwrap().path();
-            let bytes = std::fs::read(&p).unwrap();
-            (p, bytes)
-        })
-        .collect();
-    written.sort();
+    let written = files_with_bytes(&sidecar_dir);
     let timelines = written
         .iter()
         .filter(|(p, _)| p.extension().unwrap() == "timeline")
@@ -622,15 +607,7 @@ fn missing_or_damaged_sidecars_are_written_again_as_they_were() {
         done >= timelines,
         "{done} files redone, {timelines} timelines were removed"
     );
-    let mut again: Vec<(std::path::PathBuf, Vec<u8>)> = std::fs::read_dir(&sidecar_dir)
-        .unwrap()
-        .map(|e| {
-            let p = e.unwrap().path();
-            let bytes = std::fs::read(&p).unwrap();
-            (p, bytes)
-        })
-        .collect();
-    again.sort();
+    let again = files_with_bytes(&sidecar_dir);
     let names = |v: &[(std::path::PathBuf, Vec<u8>)]| -> Vec<std::path::PathBuf> {
         v.iter().map(|(p, _)| p.clone()).collect()
     };
