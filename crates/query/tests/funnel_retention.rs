@@ -513,32 +513,11 @@ fn a_funnel_too_big_for_the_memory_limit_fails_cleanly() {
             std::fs::remove_file(p).unwrap();
         }
     }
-    let small = query::Engine::new(
-        &data,
-        query::Limits {
-            memory_mib: 1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let err = try_analyze(
-        &small,
-        "UTC",
-        Scope::all(),
-        "funnel",
-        json!({"steps": [{"action": "pv"}, {"action": "buy"}]}),
-    )
-    .unwrap_err();
+    let err = try_analyze(&small, "UTC", Scope::all(), "funnel", params.clone()).unwrap_err();
     assert_eq!(err.code(), "query_memory_limit", "{err}");
     assert!(err.to_string().contains("narrow the days"), "{err}");
     // The default limit holds it.
-    let a = analyze(
-        &engine(&data),
-        "UTC",
-        Scope::all(),
-        "funnel",
-        json!({"steps": [{"action": "pv"}, {"action": "buy"}]}),
-    );
+    let a = analyze(&engine(&data), "UTC", Scope::all(), "funnel", params);
     assert_eq!(a.summary["entered"], json!(100));
 }
 
