@@ -35,8 +35,6 @@ pub struct LakeFile {
     pub shop: Option<String>,
     /// Day partition, `YYYY-MM-DD` (event tables only).
     pub dt: Option<String>,
-    /// The lake file number (event tables only): names its sketch and user sets.
-    pub seq: Option<u64>,
 }
 
 /// A table over an explicit list of Parquet files, optionally partitioned by `shop` and `dt`.

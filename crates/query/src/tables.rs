@@ -85,8 +85,8 @@ impl Snapshot {
         &self.manifest
     }
 
-    /// The committed files of one event table that the scope allows.
-    pub fn event_files(&self, table: EventType, scope: &Scope) -> Vec<LakeFile> {
+    /// The committed files of one event table that the scope allows, by shop, day and time.
+    fn entries(&self, table: EventType, scope: &Scope) -> Vec<&store::FileEntry> {
         let mut files: Vec<&store::FileEntry> = self
             .manifest
             .files
@@ -97,16 +97,56 @@ impl Snapshot {
             (&a.shop, &a.dt, a.min_ts, a.seq).cmp(&(&b.shop, &b.dt, b.min_ts, b.seq))
         });
         files
+    }
+
+    /// The committed files of one event table that the scope allows.
+    pub fn event_files(&self, table: EventType, scope: &Scope) -> Vec<LakeFile> {
+        self.entries(table, scope)
             .into_iter()
             .map(|f| LakeFile {
                 path: resolve(&self.root, &f.path, f.staged.as_deref()),
                 bytes: f.bytes,
                 shop: Some(f.shop.clone()),
                 dt: Some(f.dt.clone()),
-                seq: Some(f.seq),
             })
             .collect()
     }
+
+    /// The files of one event table whose day lies in `[from, to]` (inclusive `YYYY-MM-DD`;
+    /// `None`: open), by shop, day and time: what the direct scans read.
+    pub fn day_files(
+        &self,
+        table: EventType,
+        scope: &Scope,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Vec<EventFile> {
+        self.entries(table, scope)
+            .into_iter()
+            .filter(|f| {
+                from.is_none_or(|d| f.dt.as_str() >= d) && to.is_none_or(|d| f.dt.as_str() <= d)
+            })
+            .map(|f| EventFile {
+                path: resolve(&self.root, &f.path, f.staged.as_deref()),
+                shop: f.shop.clone(),
+                dt: f.dt.clone(),
+                seq: f.seq,
+            })
+            .collect()
+    }
+}
+
+/// An event file with its partition and number (names its sidecars).
+#[derive(Debug, Clone)]
+pub struct EventFile {
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Shop partition.
+    pub shop: String,
+    /// Day partition, `YYYY-MM-DD`.
+    pub dt: String,
+    /// The lake file number.
+    pub seq: u64,
 }
 
 /// Registers every table of `snap` in `ctx`, as `scope` may see them.
@@ -175,7 +215,6 @@ fn plain_file(path: PathBuf, bytes: u64) -> LakeFile {
         bytes,
         shop: None,
         dt: None,
-        seq: None,
     }
 }
 

@@ -421,16 +421,18 @@ pub async fn run(ctx: &Ctx<'_>, p: &FunnelParams) -> Result<Analysis, QueryError
             let snap = crate::tables::Snapshot::load(ctx.engine.data_dir())?;
             let from = p.range.from.map(|d| d.to_string());
             let to = p.range.to.map(|d| d.to_string());
-            let (from, to) = (from.as_deref(), to.as_deref());
-            let limit = ctx.engine.limits().memory_mib;
-            let c = match super::funnel_timelines::run(
-                &snap, &scope, from, to, &actions, window, p.mode, limit,
-            )? {
+            let f = super::funnel_direct::ActionFunnel {
+                from: from.as_deref(),
+                to: to.as_deref(),
+                steps: &actions,
+                window,
+                mode: p.mode,
+                limit_mib: ctx.engine.limits().memory_mib,
+            };
+            let c = match super::funnel_timelines::run(&snap, &scope, &f)? {
                 Some(c) => c,
                 // A file without a usable timeline: read the Parquet files.
-                None => super::funnel_scan::run(
-                    &snap, &scope, from, to, &actions, window, p.mode, limit,
-                )?,
+                None => super::funnel_scan::run(&snap, &scope, &f)?,
             };
             all = c.tally;
             (c.users, c.events)

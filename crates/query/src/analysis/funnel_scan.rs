@@ -9,8 +9,8 @@
 //!    user id ranges, users get dense numbers and a bucket is a range of them; otherwise buckets
 //!    come from a hash of (shop, user).
 //! 2. Buckets are walked one per thread. A bucket is small enough to stay in cache: a counting
-//!    sort by user puts each user's events together in file order, and the funnel [`Walker`]
-//!    runs over each user. Lake files are sorted by time
+//!    sort by user puts each user's events together in file order, and each user is walked
+//!    (`funnel_direct::UserWalk`). Lake files are sorted by time
 //!    and listed per shop in time order, so a user's events are usually already in (time, step
 //!    bits) order; a user slice that is not (overlapping files) is sorted.
 //!
@@ -18,7 +18,7 @@
 //! 14 s and 4.5 GB; buckets keep every pass in cache and the decoded events at 16 bytes each.
 
 use super::file_scan::{Unit, dict_codes, parallel, read_unit, units};
-use super::funnel::{Mode, Tally, Walker};
+use super::funnel_direct::{ActionFunnel, Counted};
 use super::sequences::{max_events, slot_starts, too_many_events};
 use crate::error::QueryError;
 use crate::tables::{Scope, Snapshot};
@@ -32,16 +32,6 @@ pub const BYTES_PER_EVENT: usize = 18;
 
 /// Events per bucket the bucket count aims at (a bucket's sort buffers stay within L2).
 const EVENTS_PER_BUCKET: usize = 32_768;
-
-/// What a scan counted.
-pub struct Counted {
-    /// Users per deepest step and times to convert.
-    pub tally: Tally,
-    /// Users with at least one kept event.
-    pub users: usize,
-    /// Kept events.
-    pub events: usize,
-}
 
 /// One kept event: the user (dense number or raw id, see [`Numbering`]), its time as an offset
 /// from the row group's base and its step bits.
@@ -160,12 +150,8 @@ fn bucket_of(shop: u32, user: i64, buckets: usize) -> usize {
     ((x >> 32) as usize * buckets) >> 32
 }
 
-fn decode(
-    u: &Unit<u32>,
-    steps: &[String],
-    keep_all: bool,
-    numbering: &Numbering,
-) -> Result<Chunk, QueryError> {
+fn decode(u: &Unit<u32>, f: &ActionFunnel, numbering: &Numbering) -> Result<Chunk, QueryError> {
+    let keep_all = f.keeps_all();
     let bad = |what: &str| QueryError::Internal(format!("reading {}: {what}", u.path.display()));
     let buckets = numbering.buckets();
     let mut flat: Vec<Entry> = Vec::with_capacity(u.rows);
@@ -181,13 +167,8 @@ fn decode(
             .and_then(|a| a.as_primitive_opt::<TimestampMillisecondType>())
             .ok_or_else(|| bad("ts is not a timestamp"))?;
         // Bit i set: the action is step i's.
-        let codes = dict_codes(batch, "action", 0u32, |a| {
-            steps
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.as_str() == a)
-                .fold(0, |m, (i, _)| m | 1 << i)
-        })?;
+        // At most MAX_STEPS (32) steps: the bits fit in u32.
+        let codes = dict_codes(batch, "action", 0u32, |a| f.bits(a) as u32)?;
         let (uv, tv) = (users.values(), ts.values());
         let valid = users.nulls().is_none() && ts.nulls().is_none();
         for (i, &code) in codes.iter().enumerate() {
@@ -236,14 +217,7 @@ fn decode(
 }
 
 /// Walks every user of bucket `b`.
-fn walk_bucket(
-    chunks: &[Chunk],
-    numbering: &Numbering,
-    b: usize,
-    k: usize,
-    window: i64,
-    mode: Mode,
-) -> Result<Counted, QueryError> {
+fn walk_bucket(chunks: &[Chunk], numbering: &Numbering, b: usize, f: &ActionFunnel) -> Counted {
     let mut local: Vec<u32> = Vec::new();
     let n_users = match numbering {
         Numbering::Dense { span, shift, .. } => {
@@ -279,101 +253,47 @@ fn walk_bucket(
             i += 1;
         }
     }
-    let longest = start.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-    let labels = vec![0u32; longest];
-    let mut walker = Walker::new(k, window, mode);
-    let mut tally = Tally::default();
-    let mut pairs: Vec<(i64, u64)> = Vec::new();
-    let mut with_events = 0;
+    let mut walk = f.user_walk();
+    let mut out = Counted::default();
     for u in 0..n_users {
         let r = start[u]..start[u + 1];
-        if r.is_empty() {
-            continue;
-        }
-        with_events += 1;
-        let sorted = (r.start + 1..r.end).all(|j| (ts[j - 1], code[j - 1]) <= (ts[j], code[j]));
-        if !sorted {
-            pairs.clear();
-            pairs.extend(r.clone().map(|j| (ts[j], code[j])));
-            pairs.sort_unstable();
-            for (j, p) in r.clone().zip(&pairs) {
-                (ts[j], code[j]) = *p;
-            }
-        }
-        let got = walker.walk(&ts[r.clone()], &code[r.clone()], &labels[..r.len()]);
-        if got.depth > 0 {
-            tally.add(&got, k);
+        if !r.is_empty() {
+            walk.walk(&mut ts[r.clone()], &mut code[r], &mut out);
         }
     }
-    Ok(Counted {
-        tally,
-        users: with_events,
-        events: n,
-    })
+    out
 }
 
-/// Runs an action-only funnel over the behaviour day files of `[from, to]` (inclusive
-/// `YYYY-MM-DD`). Strict funnels keep every event (any other event breaks a chain).
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    snap: &Snapshot,
-    scope: &Scope,
-    from: Option<&str>,
-    to: Option<&str>,
-    steps: &[String],
-    window: i64,
-    mode: Mode,
-    limit_mib: usize,
-) -> Result<Counted, QueryError> {
+/// Runs an action-only funnel from the Parquet files of its days.
+pub fn run(snap: &Snapshot, scope: &Scope, f: &ActionFunnel) -> Result<Counted, QueryError> {
     let mut shops: Vec<String> = Vec::new();
     let mut files = Vec::new();
-    for f in snap.event_files(model::EventType::Behavior, scope) {
-        let (Some(shop), Some(dt)) = (f.shop, f.dt) else {
-            continue;
-        };
-        if from.is_some_and(|d| dt.as_str() < d) || to.is_some_and(|d| dt.as_str() > d) {
-            continue;
+    for file in snap.day_files(model::EventType::Behavior, scope, f.from, f.to) {
+        // Files come by shop: a new shop is the next number.
+        if shops.last() != Some(&file.shop) {
+            shops.push(file.shop);
         }
-        let s = match shops.iter().position(|x| *x == shop) {
-            Some(s) => s,
-            None => {
-                shops.push(shop);
-                shops.len() - 1
-            }
-        };
-        files.push((f.path, s as u32));
+        files.push((file.path, shops.len() as u32 - 1));
     }
     let work = units(files)?;
     let rows: usize = work.iter().map(|u| u.rows).sum();
     let numbering = Numbering::plan(&work, shops.len(), rows);
-    let keep_all = mode == Mode::Strict;
-    let max = max_events(limit_mib, BYTES_PER_EVENT);
+    let max = max_events(f.limit_mib, BYTES_PER_EVENT);
     let loaded = AtomicUsize::new(0);
     // Decoded in any order, then put back in file order: time order within each user.
     let numbered: Vec<(usize, Unit<u32>)> = work.into_iter().enumerate().rev().collect();
     let mut chunks = parallel(numbered, |(i, u)| {
-        let c = decode(&u, steps, keep_all, &numbering)?;
+        let c = decode(&u, f, &numbering)?;
         let n = loaded.fetch_add(c.entries.len(), Ordering::Relaxed) + c.entries.len();
         if n > max {
-            return Err(too_many_events(limit_mib, BYTES_PER_EVENT));
+            return Err(too_many_events(f.limit_mib, BYTES_PER_EVENT));
         }
         Ok((i, c))
     })?;
     chunks.sort_by_key(|c| c.0);
     let chunks: Vec<Chunk> = chunks.into_iter().map(|c| c.1).collect();
-    let k = steps.len();
     let parts = parallel((0..numbering.buckets()).collect(), |b| {
-        walk_bucket(&chunks, &numbering, b, k, window, mode)
+        Ok(walk_bucket(&chunks, &numbering, b, f))
     })?;
-    let mut out = Counted {
-        tally: Tally::default(),
-        users: 0,
-        events: 0,
-    };
-    for p in parts {
-        out.tally.merge(p.tally);
-        out.users += p.users;
-        out.events += p.events;
-    }
-    Ok(out)
+    Ok(Counted::sum(parts))
 }

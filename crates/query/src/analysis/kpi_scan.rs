@@ -223,19 +223,13 @@ pub fn daily(
     let mut keys: Vec<(String, String)> = Vec::new();
     let mut index: BTreeMap<(String, String), usize> = BTreeMap::new();
     // Per partition: (path, seq, is_orders) of its files.
-    let mut by_part: Vec<Vec<(PathBuf, Option<u64>, bool)>> = Vec::new();
+    let mut by_part: Vec<Vec<(PathBuf, u64, bool)>> = Vec::new();
     for (table, is_orders) in [
         (model::EventType::Behavior, false),
         (model::EventType::Order, true),
     ] {
-        for f in snap.event_files(table, scope) {
-            let (Some(shop), Some(dt)) = (f.shop.clone(), f.dt.clone()) else {
-                continue;
-            };
-            if from.is_some_and(|d| dt.as_str() < d) || to.is_some_and(|d| dt.as_str() > d) {
-                continue;
-            }
-            let part = *index.entry((shop, dt)).or_insert_with_key(|k| {
+        for f in snap.day_files(table, scope, from, to) {
+            let part = *index.entry((f.shop, f.dt)).or_insert_with_key(|k| {
                 keys.push(k.clone());
                 by_part.push(Vec::new());
                 keys.len() - 1
@@ -328,7 +322,7 @@ pub fn daily(
 }
 
 /// One partition's counts from its files' user sets; `None` if any file's sets are missing.
-fn counts_from_sets(root: &Path, files: &[(PathBuf, Option<u64>, bool)]) -> Option<DayCounts> {
+fn counts_from_sets(root: &Path, files: &[(PathBuf, u64, bool)]) -> Option<DayCounts> {
     let mut c = DayCounts::default();
     let (mut users, mut carters, mut buyers) = (
         RoaringTreemap::new(),
@@ -336,7 +330,7 @@ fn counts_from_sets(root: &Path, files: &[(PathBuf, Option<u64>, bool)]) -> Opti
         RoaringTreemap::new(),
     );
     for (_, seq, is_orders) in files {
-        let sets = UserSets::load(&store::user_sets_path(root, (*seq)?))?;
+        let sets = UserSets::load(&store::user_sets_path(root, *seq))?;
         for (kind, k) in sets.kinds {
             if *is_orders {
                 match kind.as_str() {
