@@ -115,7 +115,7 @@ pub fn user_schema() -> SchemaRef {
 }
 
 /// The results table of the real-time jobs, in long form (one row per key and metric), under
-/// `lake/results/job=<job>/dt=<YYYY-MM-DD>/`.
+/// `lake/results/shop=<shop>/dt=<YYYY-MM-DD>/` and listed in the manifest like every table.
 pub fn results_schema() -> SchemaRef {
     use DataType::{Float64, Int32, Utf8};
     Arc::new(Schema::new(vec![

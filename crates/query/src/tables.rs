@@ -166,7 +166,7 @@ pub fn register(ctx: &SessionContext, snap: &Snapshot, scope: &Scope) -> Result<
     let quarantine = QuarantineTable::new(snap, scope.shop.clone());
     ctx.register_table("quarantine", Arc::new(quarantine))?;
 
-    let results = FilesTable::plain(model::schema::results_schema(), results_files(&snap.root));
+    let results = FilesTable::plain(model::schema::results_schema(), results_files(snap, scope));
     register_shop_scoped(ctx, "results", Arc::new(results), scope)?;
     for (name, file, schema) in [
         ("items", "item.parquet", model::schema::item_schema()),
@@ -218,32 +218,17 @@ fn plain_file(path: PathBuf, bytes: u64) -> LakeFile {
     }
 }
 
-/// `lake/results/job=*/dt=*/part-*.parquet`: results files appear by atomic rename, so every
-/// `part-*.parquet` present is complete.
-fn results_files(root: &Path) -> Vec<LakeFile> {
-    let mut out = Vec::new();
-    let dirs = |p: &Path| -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(p)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        v.sort();
-        v
-    };
-    for job in dirs(&root.join("lake/results")) {
-        for day in dirs(&job) {
-            for file in dirs(&day) {
-                let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if name.starts_with("part-")
-                    && name.ends_with(".parquet")
-                    && let Ok(m) = std::fs::metadata(&file)
-                {
-                    out.push(plain_file(file, m.len()));
-                }
-            }
-        }
-    }
-    out
+/// The committed files of the results table (a shop-bound scope also filters rows by `shop`).
+fn results_files(snap: &Snapshot, scope: &Scope) -> Vec<LakeFile> {
+    let mut files: Vec<&store::FileEntry> = snap
+        .manifest
+        .files
+        .iter()
+        .filter(|f| f.table == store::results::RESULTS_TABLE && scope.allows(&f.shop))
+        .collect();
+    files.sort_by(|a, b| (&a.shop, &a.dt, a.seq).cmp(&(&b.shop, &b.dt, b.seq)));
+    files
+        .into_iter()
+        .map(|f| plain_file(resolve(&snap.root, &f.path, f.staged.as_deref()), f.bytes))
+        .collect()
 }

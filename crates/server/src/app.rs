@@ -28,10 +28,15 @@ pub struct App {
     pub store: Arc<Mutex<Store>>,
     /// The event id index, shared with the store, locked per request.
     pub ids: Arc<Mutex<DedupIndex>>,
+    /// Ids reserved by requests whose WAL append has not finished, with the outcome a duplicate
+    /// must wait for (locked after `ids`, never before).
+    pub inflight: Mutex<crate::ingest::InFlight>,
     /// The WAL writer.
     pub wal: Wal,
     /// Where the WAL lives.
     pub wal_dir: PathBuf,
+    /// Why folding the WAL last failed, while it fails.
+    pub fold_error: Arc<Mutex<Option<String>>>,
     /// API keys.
     pub keys: KeyStore,
     /// What a valid event is.
@@ -69,6 +74,11 @@ impl App {
     /// Locks the id index.
     pub fn ids(&self) -> std::sync::MutexGuard<'_, DedupIndex> {
         self.ids.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Locks the in-flight ids (take [`App::ids`] first when both are needed).
+    pub fn inflight(&self) -> std::sync::MutexGuard<'_, crate::ingest::InFlight> {
+        self.inflight.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Authorizes a request for a scope, refusing with 503 during shutdown.
@@ -227,6 +237,7 @@ pub fn open(opts: ServeOptions) -> Result<(AppState, Folder), store::StoreError>
     let folder = Folder::spawn_with(
         store.clone(),
         wal_dir.clone(),
+        wal.state(),
         Duration::from_millis(opts.server.fold_interval_ms.max(10)),
         Some(store::fold::AutoCompact {
             every: Duration::from_secs(opts.server.compact_interval_secs.max(1)),
@@ -244,15 +255,11 @@ pub fn open(opts: ServeOptions) -> Result<(AppState, Folder), store::StoreError>
                     let _ = tx.send(e.clone());
                 }
             });
-            let engine = stream::live::Live::start(
-                cfg,
-                Some(subscriber),
-                Some(&*store.lock().unwrap_or_else(|p| p.into_inner())),
-            )
-            .map_err(|e| store::StoreError::Io {
-                context: "starting the live engine".into(),
-                err: std::io::Error::other(e.to_string()),
-            })?;
+            let engine = stream::live::Live::start(cfg, Some(subscriber), Some(store.clone()))
+                .map_err(|e| store::StoreError::Io {
+                    context: "starting the live engine".into(),
+                    err: std::io::Error::other(e.to_string()),
+                })?;
             Some(Arc::new(engine))
         }
         None => None,
@@ -295,8 +302,10 @@ pub fn open(opts: ServeOptions) -> Result<(AppState, Folder), store::StoreError>
         cfg: opts.server,
         store,
         ids,
+        inflight: Mutex::default(),
         wal,
         wal_dir,
+        fold_error: folder.error_handle(),
         keys,
         rules: opts.rules,
         metrics: Metrics::new(),

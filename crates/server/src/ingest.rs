@@ -3,8 +3,13 @@
 //! answered as duplicates (exactly: a 128-bit key per shop, remembered for the dedup horizon);
 //! the rest is appended to the WAL with the rejected rows (which reach the quarantine) and the
 //! answer is sent only after the group fsync. A full WAL queue is a 429, never unbounded memory.
+//!
+//! A duplicate of an event whose first request is still being written is not acknowledged at
+//! once: the first request may yet fail (or the server die before its fsync), and the retry
+//! would then hold a 200 for an event that was never stored. It waits for that request's
+//! outcome and is answered 200 only once the event is durable, 503 (retry) if it failed.
 
-use crate::app::AppState;
+use crate::app::{App, AppState};
 use crate::auth::{Principal, Scope};
 use crate::body;
 use crate::error::{ApiError, body_rejection};
@@ -17,9 +22,12 @@ use collect::formats::{LineOptions, ndjson};
 use collect::{ChunkBuilder, TableBatch};
 use model::{DEFAULT_SHOP, Reason, Reject};
 use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 use store::dedup::{day_of_ms, id_key};
 use store::{WalExtras, is_queue_full};
+use tokio::sync::watch;
 use utoipa::ToSchema;
 
 /// Largest single event accepted, in bytes.
@@ -64,6 +72,60 @@ struct Planned {
     extras: WalExtras,
     reserved: Vec<u128>,
     reply: IngestReply,
+    /// This request's outcome, for later duplicates of its events.
+    outcome: Outcome,
+    /// Outcomes of earlier requests still writing events this one repeats.
+    waits: Vec<watch::Receiver<Option<bool>>>,
+}
+
+/// `Some(true)` once a request's events are durable, `Some(false)` if its append failed.
+type Outcome = watch::Sender<Option<bool>>;
+
+/// Reserved ids whose append has not finished, each with its request's outcome.
+pub type InFlight = HashMap<u128, watch::Receiver<Option<bool>>>;
+
+/// Settles a request's reservations once its append finished (or could not be queued): the
+/// ids leave the in-flight map, a failed request's ids are released, and waiting duplicates
+/// learn the outcome. Runs on the WAL writer thread, so it happens even if the client left.
+fn settle(app: &App, reserved: &[u128], outcome: &Outcome, durable: bool) {
+    let mine = outcome.subscribe();
+    let mut index = (!durable).then(|| app.ids());
+    {
+        let mut inflight = app.inflight();
+        for k in reserved {
+            if inflight.get(k).is_some_and(|rx| rx.same_channel(&mine)) {
+                inflight.remove(k);
+            }
+        }
+    }
+    if let Some(index) = index.as_mut() {
+        index.release(reserved);
+    }
+    drop(index);
+    outcome.send_replace(Some(durable));
+}
+
+/// Waits for the requests this one repeats events of; an error if any of them failed.
+async fn await_originals(
+    app: &App,
+    waits: Vec<watch::Receiver<Option<bool>>>,
+) -> Result<(), ApiError> {
+    for mut rx in waits {
+        let ok = matches!(
+            rx.wait_for(|v| v.is_some()).await.map(|v| *v),
+            Ok(Some(true))
+        );
+        if !ok {
+            let mut err = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "retry",
+                "an earlier request carrying some of these event_ids failed to be stored; they are not acknowledged — send this request again (the events stored by it are recognised as duplicates)",
+            );
+            err.retry_after = Some(app.cfg.retry_after_secs.max(1));
+            return Err(err);
+        }
+    }
+    Ok(())
 }
 
 #[utoipa::path(post, path = "/v1/events", tag = "ingest",
@@ -73,7 +135,7 @@ struct Planned {
         (status = 400, description = "Unparsable body"), (status = 401, description = "No or unknown key"),
         (status = 403, description = "Wrong scope, or an event for another shop"),
         (status = 413, description = "Body too large"), (status = 415, description = "Unsupported content type or encoding"),
-        (status = 429, description = "Saturated; retry after Retry-After"), (status = 503, description = "Shutting down")),
+        (status = 429, description = "Saturated; retry after Retry-After"), (status = 503, description = "Shutting down, or the WAL cannot be written (a full disk); nothing was acknowledged, retry after Retry-After")),
     security(("api_key" = ["ingest"])))]
 /// Ingests events.
 pub async fn post_events(
@@ -93,6 +155,8 @@ pub async fn post_events(
         extras,
         reserved,
         mut reply,
+        outcome,
+        waits,
     } = planned;
     for e in &reply.errors {
         app.metrics
@@ -102,14 +166,16 @@ pub async fn post_events(
     }
     app.metrics.duplicates.inc_by(reply.duplicates as u64);
     if tables.is_empty() && extras.rejects.is_empty() {
+        await_originals(&app, waits).await?;
         return Ok(Json(reply));
     }
-    let release = |app: &AppState| app.ids().release(&reserved);
     let accepted: usize = tables.iter().map(|t| t.batch.num_rows()).sum();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let t = Instant::now();
     // Live jobs see a batch once it is durable, in WAL order (the callback runs on the writer).
     let for_live = app.live.clone().map(|l| (l, tables.clone()));
+    let outcome = Arc::new(outcome);
+    let (app2, reserved2, outcome2) = (app.clone(), reserved.clone(), outcome.clone());
     if let Err(e) = app.wal.submit_tables(
         tables,
         extras,
@@ -117,10 +183,12 @@ pub async fn post_events(
             if let (Ok(_), Some((live, tables))) = (&r, for_live) {
                 live.submit(tables);
             }
+            settle(&app2, &reserved2, &outcome2, r.is_ok());
             let _ = tx.send(r);
         }),
     ) {
-        release(&app);
+        // Never queued, so the callback will not run.
+        settle(&app, &reserved, &outcome, false);
         if is_queue_full(&e) {
             app.metrics.throttled.inc();
             let mut err = ApiError::new(
@@ -142,6 +210,7 @@ pub async fn post_events(
                 .observe(t.elapsed().as_secs_f64());
             reply.accepted = accepted;
             app.metrics.accepted.inc_by(reply.accepted as u64);
+            await_originals(&app, waits).await?;
             Ok(Json(reply))
         }
         Ok(Err(e)) => {
@@ -149,13 +218,18 @@ pub async fn post_events(
                 .wal_append
                 .with_label_values(&["error"])
                 .observe(t.elapsed().as_secs_f64());
-            release(&app);
-            Err(ApiError::internal(format!("WAL append failed: {e}")))
+            tracing::warn!(error = %e, "a WAL append failed; answered 503");
+            let mut err = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                format!(
+                    "the write-ahead log could not be written ({e}); nothing from this request was acknowledged, retry after Retry-After seconds (GET /health says when the server is ready again)"
+                ),
+            );
+            err.retry_after = Some(app.cfg.retry_after_secs.max(1));
+            Err(err)
         }
-        Err(_) => {
-            release(&app);
-            Err(ApiError::internal("the WAL writer stopped"))
-        }
+        Err(_) => Err(ApiError::internal("the WAL writer stopped")),
     }
 }
 
@@ -233,9 +307,12 @@ fn plan(app: &AppState, who: &Principal, rows: &[body::Row<'_>]) -> Result<Plann
     let mut reply = IngestReply::default();
     let mut reserved = Vec::with_capacity(chunk.ids.len());
     let mut dropped = Vec::new();
+    let (outcome, mine) = watch::channel(None);
+    let mut waits: Vec<watch::Receiver<Option<bool>>> = Vec::new();
     {
         let today = day_of_ms(now);
         let mut index = app.ids();
+        let mut inflight = app.inflight();
         for id in &chunk.ids {
             if id.event_id.starts_with(GENERATED_PREFIX) {
                 continue;
@@ -243,14 +320,21 @@ fn plan(app: &AppState, who: &Principal, rows: &[body::Row<'_>]) -> Result<Plann
             let k = id_key(&id.shop, &id.event_id);
             if index.reserve(k, today) {
                 reserved.push(k);
+                inflight.insert(k, mine.clone());
             } else {
+                if let Some(rx) = inflight.get(&k)
+                    && !rx.same_channel(&mine)
+                    && !waits.iter().any(|w| w.same_channel(rx))
+                {
+                    waits.push(rx.clone());
+                }
                 dropped.push((id.slot, id.row));
                 reply.duplicate_indices.push(id.line as usize - 1);
             }
         }
     }
     if let Err(e) = store::drop_rows(&mut tables, &dropped) {
-        app.ids().release(&reserved);
+        settle(app, &reserved, &outcome, false);
         return Err(ApiError::internal(e));
     }
     reply.duplicate_indices.sort_unstable();
@@ -279,5 +363,7 @@ fn plan(app: &AppState, who: &Principal, rows: &[body::Row<'_>]) -> Result<Plann
         extras,
         reserved,
         reply,
+        outcome,
+        waits,
     })
 }

@@ -17,22 +17,40 @@ use std::sync::atomic::Ordering;
 use utoipa::{IntoParams, ToSchema};
 
 #[utoipa::path(get, path = "/health", tag = "operations",
-    responses((status = 200, description = "Live and ready"), (status = 503, description = "Shutting down")))]
-/// Liveness and readiness (no key needed).
+    responses((status = 200, description = "Live and ready"),
+        (status = 503, description = "Shutting down, or the WAL or the lake cannot be written (e.g. a full disk)")))]
+/// Liveness and readiness (no key needed). Not ready while shutting down, while the WAL's last
+/// write failed (ingest answers 503 then) or while folding into the lake fails; both clear by
+/// themselves once the disk takes writes again.
 pub async fn health(State(app): State<AppState>) -> Response {
     let closing = app.closing.load(Ordering::Relaxed);
-    let body = json!({
-        "status": if closing { "shutting_down" } else { "ok" },
-        "live": true,
-        "ready": !closing,
-        "wal_queue_depth": app.wal.queue_depth(),
-    });
-    let status = if closing {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
+    let wal_error = app.wal.state().error();
+    let fold_error = app
+        .fold_error
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let ready = !closing && wal_error.is_none() && fold_error.is_none();
+    let status = match (closing, ready) {
+        (true, _) => "shutting_down",
+        (false, true) => "ok",
+        (false, false) => "degraded",
     };
-    (status, Json(body)).into_response()
+    let body = json!({
+        "status": status,
+        "live": true,
+        "ready": ready,
+        "wal_queue_depth": app.wal.queue_depth(),
+        "wal_error": wal_error,
+        "fold_error": fold_error,
+        "disk_free_bytes": store::free_bytes(&app.wal_dir),
+    });
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations",
@@ -206,7 +224,7 @@ pub async fn replay(
     let sel = selector(req.reason.as_deref(), shop.clone(), req.source.clone())?;
     let app2 = app.clone();
     let (stored, still) = tokio::task::spawn_blocking(move || {
-        store::fold::fold_shared(&app2.store, &app2.wal_dir)?;
+        store::fold::fold_shared(&app2.store, &app2.wal_dir, Some(&app2.wal.state()))?;
         let base = app2.parse_base.clone();
         app2.store()
             .replay_quarantine(&sel, &|format| collect::ParseOptions {

@@ -1,4 +1,4 @@
-//! Privacy erasure: removing one user's events from the lake and their catalog row. Every file of
+//! Privacy erasure: removing one user's events and results rows from the lake and their catalog row. Every file of
 //! the shop that holds the user's rows is rewritten without them; the swap is one manifest
 //! commit, so readers see either all of the user's rows or none.
 
@@ -20,6 +20,8 @@ pub struct EraseReport {
     pub files: usize,
     /// Whether a catalog row was removed.
     pub profile: bool,
+    /// Rows of the results table keyed by the user, removed.
+    pub results_rows: u64,
 }
 
 impl Store {
@@ -73,6 +75,13 @@ impl Store {
                 added.push(self.stage_file(t, &f.shop, &f.dt, &all)?);
             }
         }
+        // Results keyed by user name the user too (sessions, the ad-click blacklist).
+        let user_key = user_id.to_string();
+        let (r_gone, r_added, r_rows) = self.erase_results(shop, &user_key)?;
+        report.results_rows = r_rows;
+        report.files += r_gone.len();
+        gone.extend(r_gone);
+        added.extend(r_added);
         report.profile = self.catalog_mut().remove_user(shop, user_id);
         if report.profile {
             self.catalog_mut().flush().map_err(|err| StoreError::Io {

@@ -8,7 +8,7 @@
 
 use crate::dedup::{Day, GENERATED_PREFIX, day_of_ms, id_key};
 use crate::store::{Commit, Ctx, Prepared, Store, StoreError};
-use crate::wal::{WalExtras, WalPos, decode, read_records, seg_path, segments};
+use crate::wal::{WalExtras, WalPos, WalState, decode, read_records, seg_path, segments};
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMillisecondType;
 use arrow_array::{Array, RecordBatch};
@@ -36,8 +36,14 @@ pub struct Unfolded {
 /// ingest rate (a backlog is folded in several commits).
 pub const MAX_FOLD_BYTES: u64 = 32 << 20;
 
-/// Reads the valid records after `from`, up to about `max_bytes` of payload.
-pub fn read_unfolded(wal_dir: &Path, from: WalPos, max_bytes: u64) -> Result<Unfolded, StoreError> {
+/// Reads the valid records after `from`, up to about `max_bytes` of payload and never past
+/// `durable` (the writer's last fsynced end; `None` when no writer runs).
+pub fn read_unfolded(
+    wal_dir: &Path,
+    from: WalPos,
+    durable: Option<WalPos>,
+    max_bytes: u64,
+) -> Result<Unfolded, StoreError> {
     let (mut seg, mut off) = from;
     let mut out = Unfolded {
         end: from,
@@ -49,11 +55,16 @@ pub fn read_unfolded(wal_dir: &Path, from: WalPos, max_bytes: u64) -> Result<Unf
         .into_iter()
         .filter(|s| *s >= from.0)
     {
+        let end = match durable {
+            Some((ds, _)) if s > ds => break,
+            Some((ds, de)) if s == ds => de,
+            _ => u64::MAX,
+        };
         if s > seg {
             seg = s;
             off = 0;
         }
-        let (records, valid) = read_records(&seg_path(wal_dir, s), off, budget, true)
+        let (records, valid) = read_records(&seg_path(wal_dir, s), off, end, budget, true)
             .ctx(|| "reading the WAL".into())?;
         for (_, payload) in &records {
             budget = budget.saturating_sub(payload.len() as u64);
@@ -158,7 +169,7 @@ impl Store {
     pub fn fold_wal(&mut self, wal_dir: &Path) -> Result<u64, StoreError> {
         let mut rows = 0;
         loop {
-            let u = read_unfolded(wal_dir, self.manifest().wal_folded, MAX_FOLD_BYTES)?;
+            let u = read_unfolded(wal_dir, self.manifest().wal_folded, None, MAX_FOLD_BYTES)?;
             if u.end == self.manifest().wal_folded {
                 return Ok(rows);
             }
@@ -169,9 +180,14 @@ impl Store {
     }
 }
 
-/// One fold pass of at most [`MAX_FOLD_BYTES`], with the store locked only around its commit.
-/// Returns the rows folded and whether more was waiting (then call again at once).
-pub fn fold_pass(store: &Mutex<Store>, wal_dir: &Path) -> Result<(u64, bool), StoreError> {
+/// One fold pass of at most [`MAX_FOLD_BYTES`], with the store locked only around its commit,
+/// reading no further than the running writer's durable end (`wal`). Returns the rows folded
+/// and whether more was waiting (then call again at once).
+pub fn fold_pass(
+    store: &Mutex<Store>,
+    wal_dir: &Path,
+    wal: Option<&WalState>,
+) -> Result<(u64, bool), StoreError> {
     let lock = || store.lock().unwrap_or_else(|p| p.into_inner());
     let gate = lock().fold_gate();
     let _folding = gate.lock().unwrap_or_else(|p| p.into_inner());
@@ -179,7 +195,7 @@ pub fn fold_pass(store: &Mutex<Store>, wal_dir: &Path) -> Result<(u64, bool), St
         let s = lock();
         (s.manifest().wal_folded, s.preparer())
     };
-    let u = read_unfolded(wal_dir, from, MAX_FOLD_BYTES)?;
+    let u = read_unfolded(wal_dir, from, wal.map(WalState::durable), MAX_FOLD_BYTES)?;
     if u.end == from {
         return Ok((0, false));
     }
@@ -189,17 +205,23 @@ pub fn fold_pass(store: &Mutex<Store>, wal_dir: &Path) -> Result<(u64, bool), St
     let mut s = lock();
     if s.manifest().wal_folded != from {
         // A direct `fold_wal` ran meanwhile; its commit covers these records.
+        s.discard(prepared);
         return Ok((0, false));
     }
+    crate::crashpoint::reach(crate::crashpoint::FOLD_BEFORE_COMMIT);
     let rows = s.commit_fold(prepared, u.extras, ids, u.end, wal_dir, true)?;
     Ok((rows, more))
 }
 
 /// Folds everything acknowledged before the call (several passes if there is a backlog).
-pub fn fold_shared(store: &Mutex<Store>, wal_dir: &Path) -> Result<u64, StoreError> {
+pub fn fold_shared(
+    store: &Mutex<Store>,
+    wal_dir: &Path,
+    wal: Option<&WalState>,
+) -> Result<u64, StoreError> {
     let mut rows = 0;
     loop {
-        let (n, more) = fold_pass(store, wal_dir)?;
+        let (n, more) = fold_pass(store, wal_dir, wal)?;
         rows += n;
         if !more {
             return Ok(rows);
@@ -233,22 +255,34 @@ pub struct AutoCompact {
 pub struct Folder {
     stop: Sender<()>,
     handle: Option<std::thread::JoinHandle<()>>,
+    error: Arc<Mutex<Option<String>>>,
 }
 
 impl Folder {
-    /// Starts folding `wal_dir` into the shared store.
-    pub fn spawn(store: Arc<Mutex<Store>>, wal_dir: PathBuf, every: Duration) -> Folder {
-        Folder::spawn_with(store, wal_dir, every, None)
+    /// Starts folding `wal_dir` (written by the writer whose state is `wal`) into the store.
+    pub fn spawn(
+        store: Arc<Mutex<Store>>,
+        wal_dir: PathBuf,
+        wal: Arc<WalState>,
+        every: Duration,
+    ) -> Folder {
+        Folder::spawn_with(store, wal_dir, wal, every, None)
     }
 
     /// Starts folding, and compacting small files as configured.
     pub fn spawn_with(
         store: Arc<Mutex<Store>>,
         wal_dir: PathBuf,
+        wal: Arc<WalState>,
         every: Duration,
         compact: Option<AutoCompact>,
     ) -> Folder {
         let (stop, stopped) = bounded::<()>(1);
+        let error: Arc<Mutex<Option<String>>> = Arc::default();
+        let err = error.clone();
+        let set_error = move |e: Option<String>| {
+            *err.lock().unwrap_or_else(|p| p.into_inner()) = e;
+        };
         let handle = std::thread::Builder::new()
             .name("wal-folder".into())
             .spawn(move || {
@@ -262,11 +296,16 @@ impl Folder {
                     // A backlog is folded in bounded passes, back to back; new records that
                     // arrive meanwhile wait for the next tick (one file per partition per tick).
                     loop {
-                        match fold_pass(&store, &wal_dir) {
-                            Ok((_, true)) => continue,
-                            Ok((_, false)) => break,
+                        match fold_pass(&store, &wal_dir, Some(&wal)) {
+                            Ok((_, more)) => {
+                                set_error(None);
+                                if !more {
+                                    break;
+                                }
+                            }
                             Err(e) => {
                                 tracing::error!(error = %e, "folding the WAL failed; will retry");
+                                set_error(Some(e.to_string()));
                                 break;
                             }
                         }
@@ -295,7 +334,16 @@ impl Folder {
                 }
             })
             .ok();
-        Folder { stop, handle }
+        Folder {
+            stop,
+            handle,
+            error,
+        }
+    }
+
+    /// Why the last fold failed, while folding fails (`None` when healthy).
+    pub fn error_handle(&self) -> Arc<Mutex<Option<String>>> {
+        self.error.clone()
     }
 
     /// Stops the thread after one last fold.

@@ -42,3 +42,14 @@ pub fn create_dir_durable(dir: &Path) -> io::Result<()> {
         _ => sync_dir(Path::new(".")),
     }
 }
+
+/// Bytes available to unprivileged writers on the file system holding `path` (`None` if the
+/// file system cannot be asked).
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs writes into the zeroed struct we own; `c` is a valid NUL-terminated path.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+}

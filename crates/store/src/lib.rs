@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 mod catalog;
+pub mod crashpoint;
 pub mod dedup;
 mod erase;
 mod events;
@@ -33,6 +34,7 @@ mod merge;
 mod ordered;
 mod quarantine;
 pub mod reader;
+pub mod results;
 mod segment;
 mod sketch;
 mod stats;
@@ -46,6 +48,7 @@ pub use catalog::{Catalog, ItemRow, UserRow};
 pub use erase::EraseReport;
 pub use events::to_events;
 pub use fold::Folder;
+pub use fsutil::free_bytes;
 pub use manifest::{FileEntry, ImportProgress, Manifest, QuarantineFile};
 pub use ordered::OrderedScan;
 pub use quarantine::{read_quarantine_file, replayable};
@@ -58,4 +61,7 @@ pub use store::{
 pub use timelines::{Block, Cursor, TimelineBuilder, Timelines, timeline_path};
 pub use tz::Zone;
 pub use usersets::{KindUsers, NULL_KIND, UserSets, from_key, to_key, user_sets_path};
-pub use wal::{Done, FsyncStats, Wal, WalConfig, WalExtras, WalPos, is_queue_full};
+pub use wal::{
+    Done, FsyncStats, OpenSegment, SegmentFile, Wal, WalConfig, WalExtras, WalPos, WalState,
+    is_queue_full, open_new_segment,
+};

@@ -92,9 +92,10 @@ impl Store {
             if files.len() < 2 {
                 continue;
             }
-            let Ok(t) = table.parse::<EventType>() else {
+            let t = table.parse::<EventType>().ok();
+            if t.is_none() && table != crate::results::RESULTS_TABLE {
                 continue;
-            };
+            }
             files.sort_by_key(|f| (f.min_ts, f.seq));
             // Cut into runs of at most target_rows rows.
             let mut runs: Vec<Vec<FileEntry>> = vec![Vec::new()];
@@ -111,10 +112,14 @@ impl Store {
                 if report.files_after >= max_runs {
                     return Ok(report);
                 }
-                let entry = self.merge_files(t, &shop, &dt, &run)?;
+                let entry = match t {
+                    Some(t) => self.merge_files(t, &shop, &dt, &run)?,
+                    None => self.merge_results(&shop, &dt, &run)?,
+                };
                 report.files_before += run.len();
                 report.files_after += 1;
                 report.rows += entry.rows;
+                crate::crashpoint::reach(crate::crashpoint::COMPACT_BEFORE_COMMIT);
                 let gone: Vec<u64> = run.iter().map(|f| f.seq).collect();
                 self.manifest_mut_commit(|m| {
                     m.files.retain(|f| !gone.contains(&f.seq));
@@ -168,7 +173,7 @@ impl Store {
         })
     }
 
-    /// Drops day partitions (of every event table) before `cutoff_dt` (`YYYY-MM-DD`).
+    /// Drops day partitions (of every table, results included) before `cutoff_dt` (`YYYY-MM-DD`).
     pub fn drop_before(&mut self, cutoff_dt: &str) -> Result<CompactReport, StoreError> {
         let mut report = CompactReport::default();
         let old: Vec<&FileEntry> = self

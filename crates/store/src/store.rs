@@ -356,8 +356,33 @@ impl Store {
         })
     }
 
-    /// [`Store::commit`] with every part, including ids and a WAL position (folding).
+    /// [`Store::commit`] with every part, including ids and a WAL position (folding). If it
+    /// fails before the manifest is written, the staged files are removed again: on a full
+    /// disk they would otherwise hold space until the next start.
     pub fn commit_parts(&mut self, c: Commit) -> Result<CommitSummary, StoreError> {
+        let staged = c.prepared.files.clone();
+        let version = self.manifest.version;
+        let mut quarantine_tmp = None;
+        let r = self.commit_parts_inner(c, &mut quarantine_tmp);
+        if r.is_err() && self.manifest.version == version {
+            discard_staged(&self.cfg.data_dir, &staged);
+            if let Some(q) = quarantine_tmp {
+                let _ = fs::remove_file(self.cfg.data_dir.join(q));
+            }
+        }
+        r
+    }
+
+    /// Removes the staged files of a prepare that will not be committed.
+    pub fn discard(&self, p: Prepared) {
+        discard_staged(&self.cfg.data_dir, &p.files);
+    }
+
+    fn commit_parts_inner(
+        &mut self,
+        c: Commit,
+        quarantine_tmp: &mut Option<String>,
+    ) -> Result<CommitSummary, StoreError> {
         let Commit {
             prepared,
             rejects,
@@ -379,6 +404,7 @@ impl Store {
         if !rejects.is_empty() {
             let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
             let staged = format!("quarantine/q-{seq:012}.ndjson.tmp");
+            *quarantine_tmp = Some(staged.clone());
             write_ndjson(&root.join(&staged), &rejects).ctx(|| format!("writing {staged}"))?;
             m.quarantine.push(QuarantineFile {
                 seq,
@@ -395,11 +421,13 @@ impl Store {
             self.catalog.note_keys(shop, k, now);
         }
         self.catalog.flush().ctx(|| "writing the catalog".into())?;
-        m.logs.extend(self.persist_pending_ids()?);
+        let lens = self.persist_pending_ids(&m.logs)?;
+        m.logs.extend(lens);
         // The fsync happens outside the index's lock: ingest requests reserve ids meanwhile.
         let ids_dir = self.lock_ids().dir().to_path_buf();
         m.logs.extend(
-            dedup::append_logs(&ids_dir, &ids).ctx(|| "writing the event id index".into())?,
+            dedup::append_logs(&ids_dir, &ids, &m.logs)
+                .ctx(|| "writing the event id index".into())?,
         );
         let obsolete = {
             let mut index = self.lock_ids();
@@ -428,17 +456,21 @@ impl Store {
     }
 
     /// Persists the ids imports inserted since the last commit; returns the log lengths.
-    fn persist_pending_ids(&mut self) -> Result<Vec<(String, u64)>, StoreError> {
+    fn persist_pending_ids(
+        &mut self,
+        committed: &std::collections::BTreeMap<String, u64>,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
         let mut index = self.lock_ids();
         let pending = index.take_pending();
         index
-            .persist(&pending)
+            .persist(&pending, committed)
             .ctx(|| "writing the event id index".into())
     }
 
     /// Commits a new manifest and completes its staged renames.
     pub(crate) fn finish_commit(&mut self, mut m: Manifest) -> Result<(), StoreError> {
         self.check_writable()?;
+        let wal_fold = m.wal_folded != self.manifest.wal_folded;
         let root = self.cfg.data_dir.clone();
         m.version += 1;
         m.next_seq = m.next_seq.max(self.next_seq.load(Ordering::SeqCst));
@@ -454,9 +486,12 @@ impl Store {
         }
         m.save(&manifest_path(&root))
             .ctx(|| "committing the manifest".into())?;
-        apply_renames(&root, &mut m)?;
+        // Committed from here on, even if a rename fails (recovery finishes them).
         self.manifest = m;
-        Ok(())
+        if wal_fold {
+            crate::crashpoint::reach(crate::crashpoint::FOLD_AFTER_COMMIT);
+        }
+        apply_renames(&root, &mut self.manifest)
     }
 
     /// Replaces the manifest's file list through `f` (compaction, retention) and commits.
@@ -476,7 +511,7 @@ impl Store {
         prepared: Vec<Prepared>,
         new_q: Option<QuarantineFile>,
     ) -> Result<(), StoreError> {
-        let lens = self.persist_pending_ids()?;
+        let lens = self.persist_pending_ids(&self.manifest.logs.clone())?;
         self.manifest_mut_commit(|m| {
             m.logs.extend(lens);
             for p in prepared {
@@ -514,6 +549,25 @@ pub fn drop_rows(tables: &mut Vec<TableBatch>, rows: &[(usize, usize)]) -> Resul
     }
     tables.retain(|t| t.batch.num_rows() > 0);
     Ok(())
+}
+
+/// Removes staged files (and their sidecars) that no manifest lists.
+pub(crate) fn discard_staged(root: &Path, files: &[FileEntry]) {
+    for f in files {
+        if let Some(s) = &f.staged {
+            let _ = fs::remove_file(root.join(s));
+        }
+    }
+    let prefixes: Vec<String> = files.iter().map(|f| format!("{:012}.", f.seq)).collect();
+    if let Ok(rd) = fs::read_dir(root.join("lake/_sketches")) {
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
 }
 
 /// Path of the manifest.
@@ -658,6 +712,16 @@ fn remove_empty_dirs(dir: &Path) -> bool {
 impl Preparer {
     /// Sorts, splits by day and writes staged Parquet files (fsynced). Thread-safe: run several at once to use every core.
     pub fn prepare(&self, tables: Vec<TableBatch>) -> Result<Prepared, StoreError> {
+        let mut out = Prepared::default();
+        let r = self.prepare_into(tables, &mut out);
+        if r.is_err() {
+            // The file being written when it failed has its seq in `out` only if it finished.
+            discard_staged(&self.root, &out.files);
+        }
+        r.map(|()| out)
+    }
+
+    fn prepare_into(&self, tables: Vec<TableBatch>, out: &mut Prepared) -> Result<(), StoreError> {
         let mut groups: Vec<((EventType, String), Vec<arrow_array::RecordBatch>)> = Vec::new();
         for t in tables {
             match groups
@@ -668,36 +732,39 @@ impl Preparer {
                 None => groups.push(((t.table, t.shop), vec![t.batch])),
             }
         }
-        let mut out = Prepared::default();
         for ((table, shop), batches) in groups {
             let days = split_days_many(batches, &self.zone)
                 .map_err(|e| StoreError::Encode(e.to_string()))?;
             for (dt, parts) in days {
                 let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
                 let (staged, path) = crate::segment::file_names(table, &shop, &dt, seq);
-                let bytes = write_parquet_all(
+                let written = write_parquet_all(
                     &self.root.join(&staged),
                     &parts,
                     writer_properties(
                         self.zstd_level,
                         parts.iter().map(|b| b.num_rows() as u64).sum(),
                     ),
-                )
-                .ctx(|| format!("writing {staged}"))?;
+                );
+                let bytes = match written {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let _ = fs::remove_file(self.root.join(&staged));
+                        return Err(e).ctx(|| format!("writing {staged}"));
+                    }
+                };
                 let min_ts = parts.first().map(|b| ts_range(b).0).unwrap_or(0);
                 let max_ts = parts.last().map(|b| ts_range(b).1).unwrap_or(0);
                 let kinds = kind_column(table)
                     .map(|c| count_kinds_all(&parts, c))
                     .unwrap_or_default();
-                Sidecars::of(table, &parts)
-                    .save(&self.root, seq)
-                    .ctx(|| format!("writing the sketch and user sets of {path}"))?;
+                // Listed before its sidecars are written, so a failure removes both.
                 out.files.push(FileEntry {
                     seq,
                     table: table.name().into(),
                     shop: shop.clone(),
                     dt,
-                    path,
+                    path: path.clone(),
                     staged: Some(staged),
                     rows: parts.iter().map(|b| b.num_rows() as u64).sum(),
                     bytes,
@@ -705,8 +772,11 @@ impl Preparer {
                     max_ts,
                     kinds,
                 });
+                Sidecars::of(table, &parts)
+                    .save(&self.root, seq)
+                    .ctx(|| format!("writing the sketch and user sets of {path}"))?;
             }
         }
-        Ok(out)
+        Ok(())
     }
 }

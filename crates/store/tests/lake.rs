@@ -495,6 +495,7 @@ fn the_background_folder_moves_acknowledged_appends_into_the_lake() {
     let folder = store::Folder::spawn(
         store.clone(),
         root.join("wal"),
+        wal.state(),
         std::time::Duration::from_millis(20),
     );
     let events = generated(1_000, 1);

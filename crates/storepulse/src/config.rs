@@ -277,7 +277,7 @@ impl Config {
                 .collect(),
             zone: self.zone()?,
             history: self.live.history.max(1),
-            data_dir: self.live.persist.then(|| self.data_dir.clone()),
+            save_results: self.live.persist,
             flush_every: std::time::Duration::from_secs(self.live.flush_secs.max(1)),
             tick_every: std::time::Duration::from_millis(self.live.tick_ms.max(10)),
         }))

@@ -118,7 +118,7 @@ fn saved_results_land_in_the_lake_results_table() {
     let emissions = summary["emissions"].as_u64().unwrap();
     assert!(emissions > 0);
     let mut files = Vec::new();
-    let mut stack = vec![data.join("lake/results/job=hot-items")];
+    let mut stack = vec![data.join("lake/results")];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(d).unwrap() {
             let p = e.unwrap().path();

@@ -11,7 +11,6 @@ use collect::TableBatch;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, unbounded};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -27,8 +26,8 @@ pub struct LiveConfig {
     pub zone: Zone,
     /// Emissions kept in memory per job.
     pub history: usize,
-    /// Data dir whose lake receives the results table (`None`: not persisted).
-    pub data_dir: Option<PathBuf>,
+    /// Whether emissions are committed to the store's results table.
+    pub save_results: bool,
     /// How often buffered results are written to the lake.
     pub flush_every: Duration,
     /// How often idle sources are checked.
@@ -95,12 +94,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Live {
-    /// Builds the jobs, rebuilds their open state from the lake's recent events (`warm`), and
-    /// starts the engine thread.
+    /// Builds the jobs, rebuilds their open state from the lake's recent events, and starts
+    /// the engine thread, which commits results to `store` when `cfg.save_results`.
     pub fn start(
         cfg: LiveConfig,
         subscriber: Option<Subscriber>,
-        warm: Option<&Store>,
+        store: Option<Arc<Mutex<Store>>>,
     ) -> Result<Live, StreamError> {
         let mut jobs: Vec<Box<dyn Job>> = Vec::new();
         for (name, jc) in &cfg.jobs {
@@ -109,8 +108,8 @@ impl Live {
                     .map_err(|e| StreamError::Config(format!("live job {name}: {e}")))?,
             );
         }
-        if let Some(store) = warm {
-            warm_up(store, &mut jobs)?;
+        if let Some(store) = &store {
+            warm_up(&lock(store), &mut jobs)?;
         }
         let names: Vec<String> = jobs.iter().map(|j| j.name().to_string()).collect();
         let shared = Arc::new(Shared {
@@ -136,7 +135,7 @@ impl Live {
         let sh = shared.clone();
         let thread = std::thread::Builder::new()
             .name("live-engine".into())
-            .spawn(move || run(jobs, cfg, rx, sh, subscriber))
+            .spawn(move || run(jobs, cfg, rx, sh, subscriber, store))
             .map_err(|err| StreamError::Io {
                 context: "starting the live engine".into(),
                 err,
@@ -265,7 +264,7 @@ struct Publisher {
     cfg: LiveConfig,
     shared: Arc<Shared>,
     subscriber: Option<Subscriber>,
-    writer: Option<ResultsWriter>,
+    writer: Option<(ResultsWriter, Arc<Mutex<Store>>)>,
 }
 
 fn run(
@@ -274,8 +273,11 @@ fn run(
     rx: Receiver<Msg>,
     shared: Arc<Shared>,
     subscriber: Option<Subscriber>,
+    store: Option<Arc<Mutex<Store>>>,
 ) {
-    let writer = cfg.data_dir.as_deref().map(ResultsWriter::new);
+    let writer = store
+        .filter(|_| cfg.save_results)
+        .map(|s| (ResultsWriter::new(), s));
     let mut p = Publisher {
         cfg,
         shared,
@@ -323,10 +325,15 @@ fn run(
 
 impl Publisher {
     fn flush(&mut self) {
-        if let Some(w) = &mut self.writer
-            && let Err(e) = w.flush()
+        if let Some((w, store)) = &mut self.writer
+            && w.buffered() > 0
+            && let Err(e) = w.flush(&mut lock(store))
         {
-            tracing::error!("writing live results to the lake failed: {e}");
+            tracing::error!(
+                buffered = w.buffered(),
+                dropped = w.dropped(),
+                "committing live results to the lake failed; will retry: {e}"
+            );
         }
     }
 
@@ -364,7 +371,7 @@ impl Publisher {
         if fresh.is_empty() {
             return;
         }
-        if let Some(w) = &mut self.writer {
+        if let Some((w, _)) = &mut self.writer {
             for e in &fresh {
                 w.push(e, now);
             }

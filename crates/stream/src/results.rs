@@ -1,7 +1,7 @@
-//! The lake's results table: every emission of every job, in long form (one row per key and
-//! metric), as Parquet under `lake/results/job=<job>/dt=<YYYY-MM-DD>/part-*.parquet` (day of the
-//! window end, UTC). Files appear atomically (written aside, then renamed), so DuckDB, DataFusion
-//! or Spark can read `lake/results/**/*.parquet` at any time.
+//! Rows for the lake's results table: every emission of every job, in long form (one row per
+//! key and metric), buffered per (shop, day of the window end, UTC) and committed through the
+//! store (`store::results`) like any other table, so compaction, retention and erasure cover
+//! it. A commit that fails (a full disk) keeps the rows for the next flush, up to a bound.
 
 use crate::StreamError;
 use crate::emit::Emission;
@@ -10,13 +10,10 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
-use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use store::Store;
+use store::results::ResultsPart;
 
 /// The schema of the results table (defined in `model` so the query stage reads the same).
 pub fn schema() -> SchemaRef {
@@ -63,31 +60,40 @@ impl Cols {
     }
 }
 
-/// Buffers emissions and writes them to the results table.
+/// Rows kept for a retry after failed commits, at most; beyond, the oldest are dropped (and
+/// counted) rather than letting a broken disk take the memory.
+const MAX_PENDING_ROWS: usize = 4 << 20;
+
+/// Buffers emissions and commits them to the results table.
+#[derive(Default)]
 pub struct ResultsWriter {
-    dir: PathBuf,
     parts: BTreeMap<(String, String), Cols>,
     rows: usize,
     /// The last day number and its `YYYY-MM-DD` (formatting a date per emission is costly).
     day: (i64, String),
+    /// Encoded parts whose commit failed, retried first.
+    pending: Vec<ResultsPart>,
+    /// Rows given up on (the disk refused them for too long).
+    dropped: u64,
 }
 
-static FILE_SEQ: AtomicU64 = AtomicU64::new(0);
-
 impl ResultsWriter {
-    /// A writer into `<data_dir>/lake/results`.
-    pub fn new(data_dir: &Path) -> ResultsWriter {
+    /// An empty writer.
+    pub fn new() -> ResultsWriter {
         ResultsWriter {
-            dir: data_dir.join("lake").join("results"),
-            parts: BTreeMap::new(),
-            rows: 0,
             day: (i64::MIN, String::new()),
+            ..ResultsWriter::default()
         }
     }
 
-    /// Rows buffered.
+    /// Rows buffered (not yet committed).
     pub fn buffered(&self) -> usize {
-        self.rows
+        self.rows + self.pending.iter().map(|p| p.2.num_rows()).sum::<usize>()
+    }
+
+    /// Rows given up on after failed commits.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// Buffers an emission.
@@ -98,7 +104,7 @@ impl ResultsWriter {
             let day = model::time::format_ms(end);
             self.day = (n, day.get(..10).unwrap_or("1970-01-01").to_string());
         }
-        let key = (e.job.clone(), self.day.1.clone());
+        let key = (e.shop.clone(), self.day.1.clone());
         let c = self.parts.entry(key).or_default();
         for row in &e.rows {
             let (kn, kv) = Emission::row_key(row);
@@ -121,42 +127,35 @@ impl ResultsWriter {
         }
     }
 
-    /// Writes every buffered row; returns the files written.
-    pub fn flush(&mut self) -> Result<Vec<PathBuf>, StreamError> {
-        let mut written = Vec::new();
-        let io = |context: String| move |err: std::io::Error| StreamError::Io { context, err };
-        for ((job, dt), cols) in std::mem::take(&mut self.parts) {
-            if cols.rows == 0 {
-                continue;
+    /// Commits every buffered row in one manifest commit; returns the rows committed. On
+    /// failure the rows stay buffered for the next call.
+    pub fn flush(&mut self, store: &mut Store) -> Result<u64, StreamError> {
+        for ((shop, dt), cols) in std::mem::take(&mut self.parts) {
+            if cols.rows > 0 {
+                self.pending.push((shop, dt, cols.finish()?));
             }
-            let dir = self.dir.join(format!("job={job}")).join(format!("dt={dt}"));
-            std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
-            let name = format!(
-                "part-{}-{}-{}.parquet",
-                collect::now_ms(),
-                std::process::id(),
-                FILE_SEQ.fetch_add(1, Ordering::Relaxed)
-            );
-            let (tmp, path) = (dir.join(format!(".{name}.tmp")), dir.join(&name));
-            let batch = cols.finish()?;
-            let file =
-                std::fs::File::create(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
-            let props = WriterProperties::builder()
-                .set_compression(Compression::ZSTD(ZstdLevel::default()))
-                .build();
-            let enc = |e: parquet::errors::ParquetError| StreamError::Io {
-                context: format!("writing {}", tmp.display()),
-                err: std::io::Error::other(e),
-            };
-            let mut w = ArrowWriter::try_new(file, schema(), Some(props)).map_err(enc)?;
-            w.write(&batch).map_err(enc)?;
-            let f = w.into_inner().map_err(enc)?;
-            f.sync_all()
-                .map_err(io(format!("syncing {}", tmp.display())))?;
-            std::fs::rename(&tmp, &path).map_err(io(format!("renaming {}", tmp.display())))?;
-            written.push(path);
         }
         self.rows = 0;
-        Ok(written)
+        if self.pending.is_empty() {
+            return Ok(0);
+        }
+        match store.commit_results(self.pending.clone()) {
+            Ok(n) => {
+                self.pending.clear();
+                Ok(n)
+            }
+            Err(e) => {
+                let mut held: usize = self.pending.iter().map(|p| p.2.num_rows()).sum();
+                while held > MAX_PENDING_ROWS && !self.pending.is_empty() {
+                    let p = self.pending.remove(0);
+                    held -= p.2.num_rows();
+                    self.dropped += p.2.num_rows() as u64;
+                }
+                Err(StreamError::Io {
+                    context: "committing results to the lake".into(),
+                    err: std::io::Error::other(e.to_string()),
+                })
+            }
+        }
     }
 }

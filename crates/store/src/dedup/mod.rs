@@ -114,8 +114,14 @@ impl Shards {
 
 /// Appends keys to the day logs in `dir` and fsyncs them, without touching any index (so the
 /// caller need not hold the index's lock through the fsync); returns each touched log's length.
+/// Each log is first cut to its `committed` length: a failed append (a full disk) may have left
+/// part of a key there, and keys written after it would be read misaligned.
 /// Only one commit at a time may call it for a given `dir` (the store's lock ensures that).
-pub fn append_logs(dir: &Path, keys: &[(u128, Day)]) -> io::Result<Vec<(String, u64)>> {
+pub fn append_logs(
+    dir: &Path,
+    keys: &[(u128, Day)],
+    committed: &BTreeMap<String, u64>,
+) -> io::Result<Vec<(String, u64)>> {
     let mut by_day: BTreeMap<Day, Vec<u8>> = BTreeMap::new();
     for (k, d) in keys {
         by_day
@@ -127,6 +133,10 @@ pub fn append_logs(dir: &Path, keys: &[(u128, Day)]) -> io::Result<Vec<(String, 
     for (day, buf) in by_day {
         let path = dir.join(format!("{day}.log"));
         let mut f = OpenOptions::new().create(true).append(true).open(&path)?;
+        let keep = committed.get(&log_name(day)).copied().unwrap_or(0);
+        if f.metadata()?.len() != keep {
+            f.set_len(keep)?;
+        }
         f.write_all(&buf)?;
         f.sync_data()?;
         out.push((log_name(day), f.metadata()?.len()));
@@ -330,8 +340,12 @@ impl DedupIndex {
     /// touched, to be recorded in the manifest in the same commit as the events. The keys are
     /// remembered in memory too: at startup, the ids of events recovered from the WAL were
     /// reserved only by the process that crashed.
-    pub fn persist(&mut self, keys: &[(u128, Day)]) -> io::Result<Vec<(String, u64)>> {
-        let lens = append_logs(&self.dir, keys)?;
+    pub fn persist(
+        &mut self,
+        keys: &[(u128, Day)],
+        committed: &BTreeMap<String, u64>,
+    ) -> io::Result<Vec<(String, u64)>> {
+        let lens = append_logs(&self.dir, keys, committed)?;
         self.remember(keys);
         Ok(lens)
     }
@@ -479,15 +493,42 @@ mod tests {
         assert!(!d.insert("s", "a", 100));
         assert!(d.insert("t", "a", 100), "shops are separate");
         let pending = d.take_pending();
-        commit(&mut m, d.persist(&pending).unwrap());
+        let lens = d.persist(&pending, &m).unwrap();
+        commit(&mut m, lens);
         assert!(d.insert("s", "b", 100));
         let pending = d.take_pending();
-        d.persist(&pending).unwrap(); // written but never committed in a manifest
+        d.persist(&pending, &m).unwrap(); // written but never committed in a manifest
         let mut d = DedupIndex::open(&p, &m, 7, 100).unwrap();
         assert!(!d.insert("s", "a", 100));
         assert!(
             d.insert("s", "b", 100),
             "uncommitted tail must be forgotten"
+        );
+    }
+
+    #[test]
+    fn a_torn_key_left_by_a_failed_append_is_cut_before_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ids");
+        let mut m = BTreeMap::new();
+        let mut d = DedupIndex::open(&p, &m, 7, 100).unwrap();
+        let (a, b) = (id_key("s", "a"), id_key("s", "b"));
+        let lens = d.persist(&[(a, 100)], &m).unwrap();
+        commit(&mut m, lens);
+        // A full disk took 7 bytes of the next key, and that commit failed.
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(p.join("100.log"))
+            .unwrap();
+        f.write_all(&[9; 7]).unwrap();
+        drop(f);
+        let lens = d.persist(&[(b, 100)], &m).unwrap();
+        commit(&mut m, lens);
+        let mut d = DedupIndex::open(&p, &m, 7, 100).unwrap();
+        assert!(!d.reserve(a, 100));
+        assert!(
+            !d.reserve(b, 100),
+            "a key after the torn bytes is read aligned"
         );
     }
 
@@ -505,7 +546,8 @@ mod tests {
         d.release(&[c]);
         assert!(d.reserve(c, 100), "a released id is fresh again");
         d.release(&[c]);
-        commit(&mut m, d.persist(&[(a, 90), (b, 100)]).unwrap());
+        let lens = d.persist(&[(a, 90), (b, 100)], &m).unwrap();
+        commit(&mut m, lens);
         assert_eq!(m.len(), 2);
         // Day 98: horizon 7 keeps day 91 onwards, so `a` (day 90) is forgotten.
         let old = d.prune(98, &m);
@@ -528,7 +570,7 @@ mod tests {
         assert!(!d.reserve(b, 98));
         // Ids persisted without a reservation (recovered from the WAL) are known at once.
         let c2 = id_key("s", "recovered");
-        d.persist(&[(c2, 98)]).unwrap();
+        d.persist(&[(c2, 98)], &m).unwrap();
         assert!(!d.reserve(c2, 98));
     }
 

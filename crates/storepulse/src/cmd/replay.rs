@@ -121,7 +121,14 @@ pub fn run(cfg: &Config, args: &ReplayArgs, json: bool) -> Result<()> {
     if matches!(out_kind, Out::Csv) {
         w.write_all(CSV_HEADER.as_bytes())?;
     }
-    let mut saver = args.save.then(|| ResultsWriter::new(&cfg.data_dir));
+    // `--save` commits to the results table, so it needs the store's writer lock.
+    let mut results_store = match args.save {
+        true => Some(super::open_store(cfg).map_err(|e| {
+            anyhow!("--save commits to the lake's results table and needs the data dir to itself: {e} (a running server's live jobs already save their results; or replay without --save)")
+        })?),
+        false => None,
+    };
+    let mut saver = args.save.then(ResultsWriter::new);
     let mut write_err: Option<std::io::Error> = None;
     let mut csv = String::new();
     let now = collect::now_ms();
@@ -147,10 +154,10 @@ pub fn run(cfg: &Config, args: &ReplayArgs, json: bool) -> Result<()> {
                 write_err.get_or_insert(err);
             }
         }
-        if let Some(s) = &mut saver
+        if let (Some(s), Some(st)) = (&mut saver, &mut results_store)
             && s.buffered() >= 1 << 20
         {
-            s.flush()?;
+            s.flush(st)?;
         }
         Ok(())
     };
@@ -215,8 +222,8 @@ pub fn run(cfg: &Config, args: &ReplayArgs, json: bool) -> Result<()> {
         replay_file(&input, opts, job.as_mut(), &mut sink, &progress)?
     };
     bar.finish_and_clear();
-    if let Some(s) = &mut saver {
-        s.flush()?;
+    if let (Some(s), Some(st)) = (&mut saver, &mut results_store) {
+        s.flush(st)?;
     }
     w.flush()?;
     if let Some(e) = write_err {
