@@ -98,6 +98,9 @@ impl WalExtras {
     }
 }
 
+/// Stands another [`SegmentFile`] in for the opened segment (fault-injection tests).
+pub type WrapSegment = Box<dyn FnOnce(File) -> Box<dyn SegmentFile> + Send>;
+
 /// Handle to the WAL writer; clone it freely.
 #[derive(Clone)]
 pub struct Wal {
@@ -210,7 +213,7 @@ impl Wal {
         dir: &Path,
         cfg: WalConfig,
         open: writer::OpenSegment,
-        wrap: Option<Box<dyn FnOnce(File) -> Box<dyn SegmentFile> + Send>>,
+        wrap: Option<WrapSegment>,
     ) -> Result<Wal, StoreError> {
         fs::create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
         let segs = segments(dir).ctx(|| "listing WAL segments".into())?;
