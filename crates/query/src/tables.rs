@@ -85,13 +85,13 @@ impl Snapshot {
         &self.manifest
     }
 
-    /// The committed files of one event table that the scope allows, by shop, day and time.
-    fn entries(&self, table: EventType, scope: &Scope) -> Vec<&store::FileEntry> {
+    /// The committed files of one table that the scope allows, by shop, day and time.
+    fn entries(&self, table: &str, scope: &Scope) -> Vec<&store::FileEntry> {
         let mut files: Vec<&store::FileEntry> = self
             .manifest
             .files
             .iter()
-            .filter(|f| f.table == table.name() && scope.allows(&f.shop))
+            .filter(|f| f.table == table && scope.allows(&f.shop))
             .collect();
         files.sort_by(|a, b| {
             (&a.shop, &a.dt, a.min_ts, a.seq).cmp(&(&b.shop, &b.dt, b.min_ts, b.seq))
@@ -101,7 +101,7 @@ impl Snapshot {
 
     /// The committed files of one event table that the scope allows.
     pub fn event_files(&self, table: EventType, scope: &Scope) -> Vec<LakeFile> {
-        self.entries(table, scope)
+        self.entries(table.name(), scope)
             .into_iter()
             .map(|f| LakeFile {
                 path: resolve(&self.root, &f.path, f.staged.as_deref()),
@@ -121,7 +121,7 @@ impl Snapshot {
         from: Option<&str>,
         to: Option<&str>,
     ) -> Vec<EventFile> {
-        self.entries(table, scope)
+        self.entries(table.name(), scope)
             .into_iter()
             .filter(|f| {
                 from.is_none_or(|d| f.dt.as_str() >= d) && to.is_none_or(|d| f.dt.as_str() <= d)
@@ -220,14 +220,7 @@ fn plain_file(path: PathBuf, bytes: u64) -> LakeFile {
 
 /// The committed files of the results table (a shop-bound scope also filters rows by `shop`).
 fn results_files(snap: &Snapshot, scope: &Scope) -> Vec<LakeFile> {
-    let mut files: Vec<&store::FileEntry> = snap
-        .manifest
-        .files
-        .iter()
-        .filter(|f| f.table == store::results::RESULTS_TABLE && scope.allows(&f.shop))
-        .collect();
-    files.sort_by(|a, b| (&a.shop, &a.dt, a.seq).cmp(&(&b.shop, &b.dt, b.seq)));
-    files
+    snap.entries(store::results::RESULTS_TABLE, scope)
         .into_iter()
         .map(|f| plain_file(resolve(&snap.root, &f.path, f.staged.as_deref()), f.bytes))
         .collect()

@@ -335,7 +335,7 @@ pub async fn delete_user(
     })
     .await
     .map_err(ApiError::internal)??;
-    let details = json!({"user_id": id, "events_erased": report.rows, "files_rewritten": report.files, "profile_erased": report.profile});
+    let details = json!({"user_id": id, "events_erased": report.rows, "results_rows_erased": report.results_rows, "files_rewritten": report.files, "profile_erased": report.profile});
     app.audit
         .record(&AuditEntry {
             at_ms: collect::now_ms(),

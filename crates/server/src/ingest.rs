@@ -75,14 +75,16 @@ struct Planned {
     /// This request's outcome, for later duplicates of its events.
     outcome: Outcome,
     /// Outcomes of earlier requests still writing events this one repeats.
-    waits: Vec<watch::Receiver<Option<bool>>>,
+    waits: Vec<Awaited>,
 }
 
 /// `Some(true)` once a request's events are durable, `Some(false)` if its append failed.
 type Outcome = watch::Sender<Option<bool>>;
+/// The other end of an [`Outcome`].
+type Awaited = watch::Receiver<Option<bool>>;
 
 /// Reserved ids whose append has not finished, each with its request's outcome.
-pub type InFlight = HashMap<u128, watch::Receiver<Option<bool>>>;
+pub type InFlight = HashMap<u128, Awaited>;
 
 /// Settles a request's reservations once its append finished (or could not be queued): the
 /// ids leave the in-flight map, a failed request's ids are released, and waiting duplicates
@@ -105,24 +107,32 @@ fn settle(app: &App, reserved: &[u128], outcome: &Outcome, durable: bool) {
     outcome.send_replace(Some(durable));
 }
 
-/// Waits for the requests this one repeats events of; an error if any of them failed.
-async fn await_originals(
+/// A retryable error with the configured `Retry-After`.
+fn retryable(
     app: &App,
-    waits: Vec<watch::Receiver<Option<bool>>>,
-) -> Result<(), ApiError> {
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+) -> ApiError {
+    let mut err = ApiError::new(status, code, message);
+    err.retry_after = Some(app.cfg.retry_after_secs.max(1));
+    err
+}
+
+/// Waits for the requests this one repeats events of; an error if any of them failed.
+async fn await_originals(app: &App, waits: Vec<Awaited>) -> Result<(), ApiError> {
     for mut rx in waits {
         let ok = matches!(
             rx.wait_for(|v| v.is_some()).await.map(|v| *v),
             Ok(Some(true))
         );
         if !ok {
-            let mut err = ApiError::new(
+            return Err(retryable(
+                app,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "retry",
                 "an earlier request carrying some of these event_ids failed to be stored; they are not acknowledged — send this request again (the events stored by it are recognised as duplicates)",
-            );
-            err.retry_after = Some(app.cfg.retry_after_secs.max(1));
-            return Err(err);
+            ));
         }
     }
     Ok(())
@@ -191,13 +201,12 @@ pub async fn post_events(
         settle(&app, &reserved, &outcome, false);
         if is_queue_full(&e) {
             app.metrics.throttled.inc();
-            let mut err = ApiError::new(
+            return Err(retryable(
+                &app,
                 StatusCode::TOO_MANY_REQUESTS,
                 "overloaded",
                 "the write-ahead log is saturated; nothing from this request was stored, retry after Retry-After seconds",
-            );
-            err.retry_after = Some(app.cfg.retry_after_secs.max(1));
-            return Err(err);
+            ));
         }
         return Err(ApiError::internal(e));
     }
@@ -219,15 +228,14 @@ pub async fn post_events(
                 .with_label_values(&["error"])
                 .observe(t.elapsed().as_secs_f64());
             tracing::warn!(error = %e, "a WAL append failed; answered 503");
-            let mut err = ApiError::new(
+            Err(retryable(
+                &app,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage_unavailable",
                 format!(
                     "the write-ahead log could not be written ({e}); nothing from this request was acknowledged, retry after Retry-After seconds (GET /health says when the server is ready again)"
                 ),
-            );
-            err.retry_after = Some(app.cfg.retry_after_secs.max(1));
-            Err(err)
+            ))
         }
         Err(_) => Err(ApiError::internal("the WAL writer stopped")),
     }
@@ -308,7 +316,7 @@ fn plan(app: &AppState, who: &Principal, rows: &[body::Row<'_>]) -> Result<Plann
     let mut reserved = Vec::with_capacity(chunk.ids.len());
     let mut dropped = Vec::new();
     let (outcome, mine) = watch::channel(None);
-    let mut waits: Vec<watch::Receiver<Option<bool>>> = Vec::new();
+    let mut waits: Vec<Awaited> = Vec::new();
     {
         let today = day_of_ms(now);
         let mut index = app.ids();

@@ -1,6 +1,6 @@
-//! Privacy erasure: removing one user's events and results rows from the lake and their catalog row. Every file of
-//! the shop that holds the user's rows is rewritten without them; the swap is one manifest
-//! commit, so readers see either all of the user's rows or none.
+//! Privacy erasure: removing one user's events, the results rows keyed by them and their catalog
+//! row. Every file of the shop that holds the user's rows is rewritten without them; the swap is
+//! one manifest commit, so readers see either all of the user's rows or none.
 
 use crate::manifest::FileEntry;
 use crate::reader::Scan;

@@ -62,6 +62,6 @@ pub use timelines::{Block, Cursor, TimelineBuilder, Timelines, timeline_path};
 pub use tz::Zone;
 pub use usersets::{KindUsers, NULL_KIND, UserSets, from_key, to_key, user_sets_path};
 pub use wal::{
-    Done, FsyncStats, OpenSegment, SegmentFile, Wal, WalConfig, WalExtras, WalPos, WalState,
-    is_queue_full, open_new_segment,
+    Done, FsyncStats, SegmentFile, Wal, WalConfig, WalExtras, WalPos, WalState, WrapSegment,
+    is_queue_full,
 };

@@ -7,7 +7,7 @@
 
 use crate::manifest::FileEntry;
 use crate::segment::{write_parquet, writer_properties};
-use crate::store::{Ctx, Store, StoreError};
+use crate::store::{Commit, Ctx, Prepared, Store, StoreError};
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMillisecondType;
 use arrow_array::{Array, BooleanArray, RecordBatch};
@@ -45,30 +45,25 @@ impl Store {
     /// rows committed. Shops and days must be valid partition names (the jobs emit the shops
     /// of validated events and UTC days).
     pub fn commit_results(&mut self, parts: Vec<ResultsPart>) -> Result<u64, StoreError> {
-        let mut entries = Vec::new();
-        let r = (|| {
-            for (shop, dt, batch) in &parts {
-                if batch.num_rows() > 0 {
-                    entries.push(self.stage_results(shop, dt, batch)?);
+        let mut prepared = Prepared::default();
+        for (shop, dt, batch) in parts.iter().filter(|p| p.2.num_rows() > 0) {
+            match self.stage_results(shop, dt, batch) {
+                Ok(e) => prepared.files.push(e),
+                Err(e) => {
+                    self.discard(prepared);
+                    return Err(e);
                 }
             }
-            Ok::<(), StoreError>(())
-        })();
-        let rows: u64 = entries.iter().map(|e| e.rows).sum();
-        if let Err(e) = r {
-            crate::store::discard_staged(self.root(), &entries);
-            return Err(e);
         }
-        if entries.is_empty() {
+        if prepared.files.is_empty() {
             return Ok(0);
         }
-        let version = self.manifest().version;
-        let staged = entries.clone();
-        let r = self.manifest_mut_commit(|m| m.files.extend(entries));
-        if r.is_err() && self.manifest().version == version {
-            crate::store::discard_staged(self.root(), &staged);
-        }
-        r.map(|()| rows)
+        // `commit_parts` removes the staged files again if the commit fails.
+        let summary = self.commit_parts(Commit {
+            prepared,
+            ..Commit::default()
+        })?;
+        Ok(summary.rows)
     }
 
     fn stage_results(
@@ -79,18 +74,12 @@ impl Store {
     ) -> Result<FileEntry, StoreError> {
         let seq = self.next_seq();
         let (staged, path) = paths(shop, dt, seq);
-        let written = write_parquet(
+        let bytes = write_parquet(
             &self.root().join(&staged),
             batch,
             writer_properties(self.config().zstd_level, batch.num_rows() as u64),
-        );
-        let bytes = match written {
-            Ok(b) => b,
-            Err(e) => {
-                let _ = std::fs::remove_file(self.root().join(&staged));
-                return Err(e).ctx(|| format!("writing {staged}"));
-            }
-        };
+        )
+        .ctx(|| format!("writing {staged}"))?;
         let (min_ts, max_ts) = end_range(batch);
         Ok(FileEntry {
             seq,

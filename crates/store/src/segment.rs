@@ -171,8 +171,22 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch, props: WriterProperties) 
     write_parquet_all(path, std::slice::from_ref(batch), props)
 }
 
-/// Writes batches (sharing one schema, already in order) to one file and fsyncs it.
+/// Writes batches (sharing one schema, already in order) to one file and fsyncs it. A write
+/// that fails leaves no partial file behind: on a full disk it would hold space until the next
+/// start's sweep.
 pub fn write_parquet_all(
+    path: &Path,
+    batches: &[RecordBatch],
+    props: WriterProperties,
+) -> io::Result<u64> {
+    let r = write_parquet_inner(path, batches, props);
+    if r.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    r
+}
+
+fn write_parquet_inner(
     path: &Path,
     batches: &[RecordBatch],
     props: WriterProperties,

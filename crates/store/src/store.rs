@@ -86,7 +86,7 @@ impl<T> Ctx<T> for io::Result<T> {
 /// Files written and fsynced under staging, not yet visible.
 #[derive(Default)]
 pub struct Prepared {
-    files: Vec<FileEntry>,
+    pub(crate) files: Vec<FileEntry>,
 }
 
 impl Prepared {
@@ -552,7 +552,7 @@ pub fn drop_rows(tables: &mut Vec<TableBatch>, rows: &[(usize, usize)]) -> Resul
 }
 
 /// Removes staged files (and their sidecars) that no manifest lists.
-pub(crate) fn discard_staged(root: &Path, files: &[FileEntry]) {
+fn discard_staged(root: &Path, files: &[FileEntry]) {
     for f in files {
         if let Some(s) = &f.staged {
             let _ = fs::remove_file(root.join(s));
@@ -715,7 +715,7 @@ impl Preparer {
         let mut out = Prepared::default();
         let r = self.prepare_into(tables, &mut out);
         if r.is_err() {
-            // The file being written when it failed has its seq in `out` only if it finished.
+            // A file that failed mid-write removed itself; the finished ones go here.
             discard_staged(&self.root, &out.files);
         }
         r.map(|()| out)
@@ -738,21 +738,15 @@ impl Preparer {
             for (dt, parts) in days {
                 let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
                 let (staged, path) = crate::segment::file_names(table, &shop, &dt, seq);
-                let written = write_parquet_all(
+                let bytes = write_parquet_all(
                     &self.root.join(&staged),
                     &parts,
                     writer_properties(
                         self.zstd_level,
                         parts.iter().map(|b| b.num_rows() as u64).sum(),
                     ),
-                );
-                let bytes = match written {
-                    Ok(b) => b,
-                    Err(e) => {
-                        let _ = fs::remove_file(self.root.join(&staged));
-                        return Err(e).ctx(|| format!("writing {staged}"));
-                    }
-                };
+                )
+                .ctx(|| format!("writing {staged}"))?;
                 let min_ts = parts.first().map(|b| ts_range(b).0).unwrap_or(0);
                 let max_ts = parts.last().map(|b| ts_range(b).1).unwrap_or(0);
                 let kinds = kind_column(table)

@@ -65,7 +65,6 @@ impl Cols {
 const MAX_PENDING_ROWS: usize = 4 << 20;
 
 /// Buffers emissions and commits them to the results table.
-#[derive(Default)]
 pub struct ResultsWriter {
     parts: BTreeMap<(String, String), Cols>,
     rows: usize,
@@ -77,13 +76,23 @@ pub struct ResultsWriter {
     dropped: u64,
 }
 
+impl Default for ResultsWriter {
+    fn default() -> Self {
+        ResultsWriter {
+            parts: BTreeMap::new(),
+            rows: 0,
+            // No day yet (a derived 0 would name day 0 with an empty string).
+            day: (i64::MIN, String::new()),
+            pending: Vec::new(),
+            dropped: 0,
+        }
+    }
+}
+
 impl ResultsWriter {
     /// An empty writer.
     pub fn new() -> ResultsWriter {
-        ResultsWriter {
-            day: (i64::MIN, String::new()),
-            ..ResultsWriter::default()
-        }
+        ResultsWriter::default()
     }
 
     /// Rows buffered (not yet committed).

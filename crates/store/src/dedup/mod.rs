@@ -479,7 +479,9 @@ fn try_maintain(index: &Mutex<DedupIndex>, today: Day) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    fn commit(m: &mut BTreeMap<String, u64>, lens: Vec<(String, u64)>) {
+    /// Persists keys and records the logs' new lengths as a manifest commit would.
+    fn commit(d: &mut DedupIndex, m: &mut BTreeMap<String, u64>, keys: &[(u128, Day)]) {
+        let lens = d.persist(keys, m).unwrap();
         m.extend(lens);
     }
 
@@ -493,8 +495,7 @@ mod tests {
         assert!(!d.insert("s", "a", 100));
         assert!(d.insert("t", "a", 100), "shops are separate");
         let pending = d.take_pending();
-        let lens = d.persist(&pending, &m).unwrap();
-        commit(&mut m, lens);
+        commit(&mut d, &mut m, &pending);
         assert!(d.insert("s", "b", 100));
         let pending = d.take_pending();
         d.persist(&pending, &m).unwrap(); // written but never committed in a manifest
@@ -513,8 +514,7 @@ mod tests {
         let mut m = BTreeMap::new();
         let mut d = DedupIndex::open(&p, &m, 7, 100).unwrap();
         let (a, b) = (id_key("s", "a"), id_key("s", "b"));
-        let lens = d.persist(&[(a, 100)], &m).unwrap();
-        commit(&mut m, lens);
+        commit(&mut d, &mut m, &[(a, 100)]);
         // A full disk took 7 bytes of the next key, and that commit failed.
         let mut f = OpenOptions::new()
             .append(true)
@@ -522,8 +522,7 @@ mod tests {
             .unwrap();
         f.write_all(&[9; 7]).unwrap();
         drop(f);
-        let lens = d.persist(&[(b, 100)], &m).unwrap();
-        commit(&mut m, lens);
+        commit(&mut d, &mut m, &[(b, 100)]);
         let mut d = DedupIndex::open(&p, &m, 7, 100).unwrap();
         assert!(!d.reserve(a, 100));
         assert!(
@@ -546,8 +545,7 @@ mod tests {
         d.release(&[c]);
         assert!(d.reserve(c, 100), "a released id is fresh again");
         d.release(&[c]);
-        let lens = d.persist(&[(a, 90), (b, 100)], &m).unwrap();
-        commit(&mut m, lens);
+        commit(&mut d, &mut m, &[(a, 90), (b, 100)]);
         assert_eq!(m.len(), 2);
         // Day 98: horizon 7 keeps day 91 onwards, so `a` (day 90) is forgotten.
         let old = d.prune(98, &m);

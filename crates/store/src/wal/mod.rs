@@ -13,7 +13,7 @@ mod writer;
 
 pub use record::{decode, encode};
 pub(crate) use record::{read_records, seg_path, segments};
-pub use writer::{OpenSegment, SegmentFile, open_new_segment};
+pub use writer::SegmentFile;
 
 use crate::store::{Ctx, StoreError};
 use collect::{QuarantineRecord, TableBatch};
@@ -204,15 +204,14 @@ impl FsyncStats {
 impl Wal {
     /// Opens the WAL in `dir`, cutting off any torn tail, and starts the writer thread.
     pub fn open(dir: &Path, cfg: WalConfig) -> Result<Wal, StoreError> {
-        Wal::open_with(dir, cfg, Box::new(writer::open_new_segment), None)
+        Wal::open_with(dir, cfg, None)
     }
 
-    /// [`Wal::open`] with the segment files opened through `open` and, if given, the current
-    /// segment wrapped by `wrap` (fault-injection tests stand a failing file in for the disk).
+    /// [`Wal::open`] with the current segment wrapped by `wrap`, if given (fault-injection tests
+    /// stand a failing file in for the disk).
     pub fn open_with(
         dir: &Path,
         cfg: WalConfig,
-        open: writer::OpenSegment,
         wrap: Option<WrapSegment>,
     ) -> Result<Wal, StoreError> {
         fs::create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
@@ -252,7 +251,6 @@ impl Wal {
             file,
             len: valid,
             dirty: false,
-            open,
         };
         let st = state.clone();
         std::thread::Builder::new()

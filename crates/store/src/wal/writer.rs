@@ -43,11 +43,8 @@ impl SegmentFile for File {
     }
 }
 
-/// Opens segment files (rotation); tests inject faults through it.
-pub type OpenSegment = Box<dyn FnMut(&std::path::Path) -> io::Result<Box<dyn SegmentFile>> + Send>;
-
 /// Opens a new, empty segment file and makes its name durable.
-pub fn open_new_segment(path: &std::path::Path) -> io::Result<Box<dyn SegmentFile>> {
+fn open_new_segment(path: &std::path::Path) -> io::Result<Box<dyn SegmentFile>> {
     let f = OpenOptions::new()
         .create(true)
         .truncate(true)
@@ -73,7 +70,6 @@ pub(super) struct Log {
     pub len: u64,
     /// Bytes past `len` may be on disk (a failed write, or a failed cut).
     pub dirty: bool,
-    pub open: OpenSegment,
 }
 
 impl Log {
@@ -93,7 +89,7 @@ impl Log {
         self.restore()?;
         if self.len > max_segment {
             let next = self.seg + 1;
-            let file = (self.open)(&seg_path(&self.dir, next))?;
+            let file = open_new_segment(&seg_path(&self.dir, next))?;
             (self.seg, self.file, self.len) = (next, file, 0);
         }
         let total: usize = payloads.iter().map(|p| p.len() + 8).sum();

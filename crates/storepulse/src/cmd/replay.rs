@@ -122,13 +122,15 @@ pub fn run(cfg: &Config, args: &ReplayArgs, json: bool) -> Result<()> {
         w.write_all(CSV_HEADER.as_bytes())?;
     }
     // `--save` commits to the results table, so it needs the store's writer lock.
-    let mut results_store = match args.save {
-        true => Some(super::open_store(cfg).map_err(|e| {
-            anyhow!("--save commits to the lake's results table and needs the data dir to itself: {e} (a running server's live jobs already save their results; or replay without --save)")
-        })?),
+    let mut saver = match args.save {
+        true => Some((
+            ResultsWriter::new(),
+            super::open_store(cfg).map_err(|e| {
+                anyhow!("--save commits to the lake's results table and needs the data dir to itself: {e} (a running server's live jobs already save their results; or replay without --save)")
+            })?,
+        )),
         false => None,
     };
-    let mut saver = args.save.then(ResultsWriter::new);
     let mut write_err: Option<std::io::Error> = None;
     let mut csv = String::new();
     let now = collect::now_ms();
@@ -137,7 +139,7 @@ pub fn run(cfg: &Config, args: &ReplayArgs, json: bool) -> Result<()> {
             if only.is_some_and(|k| k != e.kind) {
                 continue;
             }
-            if let Some(s) = &mut saver {
+            if let Some((s, _)) = &mut saver {
                 s.push(e, now);
             }
             let r = match out_kind {
@@ -154,7 +156,7 @@ pub fn run(cfg: &Config, args: &ReplayArgs, json: bool) -> Result<()> {
                 write_err.get_or_insert(err);
             }
         }
-        if let (Some(s), Some(st)) = (&mut saver, &mut results_store)
+        if let Some((s, st)) = &mut saver
             && s.buffered() >= 1 << 20
         {
             s.flush(st)?;
@@ -222,7 +224,7 @@ pub fn run(cfg: &Config, args: &ReplayArgs, json: bool) -> Result<()> {
         replay_file(&input, opts, job.as_mut(), &mut sink, &progress)?
     };
     bar.finish_and_clear();
-    if let (Some(s), Some(st)) = (&mut saver, &mut results_store) {
+    if let Some((s, st)) = &mut saver {
         s.flush(st)?;
     }
     w.flush()?;
