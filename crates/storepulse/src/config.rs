@@ -199,7 +199,7 @@ impl Config {
         fig = fig.merge(
             Env::prefixed("STOREPULSE_")
                 .split("__")
-                .ignore(&["config", "log"]),
+                .ignore(&["config", "log", "crash_at"]),
         );
         fig.extract().context("invalid configuration")
     }
