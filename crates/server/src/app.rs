@@ -81,13 +81,10 @@ impl App {
         self.inflight.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Authorizes a request for a scope, refusing with 503 during shutdown.
+    /// Authorizes a request for a scope. Requests that arrive during shutdown were refused by
+    /// [`crate::admit`] already; those admitted before it are finished, not refused here.
     pub fn auth(&self, headers: &HeaderMap, scope: Scope) -> Result<Principal, ApiError> {
-        let p = self.keys.authorize(headers, scope)?;
-        if self.closing.load(Ordering::Relaxed) {
-            return Err(ApiError::shutting_down());
-        }
-        Ok(p)
+        self.keys.authorize(headers, scope)
     }
 }
 
@@ -157,6 +154,10 @@ pub fn router(app: AppState) -> Router {
                 "this endpoint does not take that method; see GET /v1/openapi.json",
             )
         })
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            crate::admit::admit,
+        ))
         .layer(middleware::from_fn_with_state(app.clone(), track))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(app)
@@ -342,7 +343,7 @@ fn connect_sink(
 }
 
 /// Runs the server until SIGTERM or SIGINT, then stops taking requests, lets in-flight ones
-/// finish, folds the WAL one last time and returns.
+/// finish (for at most `server.shutdown_timeout_secs`), folds the WAL one last time and returns.
 pub async fn serve(
     app: AppState,
     folder: Folder,
@@ -370,14 +371,30 @@ pub async fn serve(
     }
     tracing::info!(%addr, "listening");
     let closing = app.clone();
-    let result = axum::serve(listener, router(app.clone()))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            closing.closing.store(true, Ordering::SeqCst);
-            closing.shutdown.send_replace(true);
-            tracing::info!("shutting down: finishing in-flight requests");
-        })
-        .await;
+    let server = axum::serve(listener, router(app.clone())).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        closing.closing.store(true, Ordering::SeqCst);
+        closing.shutdown.send_replace(true);
+        tracing::info!("shutting down: finishing in-flight requests");
+    });
+    // Graceful shutdown waits for every connection; a client that never finishes must not hold
+    // the process. Dropping one unanswered is safe: nothing it sent was acknowledged.
+    let mut signalled = app.shutdown.subscribe();
+    let grace = Duration::from_secs(app.cfg.shutdown_timeout_secs);
+    let deadline = async move {
+        let _ = signalled.wait_for(|v| *v).await;
+        tokio::time::sleep(grace).await;
+    };
+    let result = tokio::select! {
+        r = std::future::IntoFuture::into_future(server) => r,
+        () = deadline => {
+            tracing::warn!(
+                secs = grace.as_secs(),
+                "requests still open after server.shutdown_timeout_secs; dropping them unanswered"
+            );
+            Ok(())
+        }
+    };
     let live = app.live.clone();
     tokio::task::spawn_blocking(move || {
         folder.stop();

@@ -21,6 +21,13 @@ pub struct ServerConfig {
     pub retry_after_secs: u64,
     /// Worker threads of the HTTP runtime (0 = one per CPU).
     pub workers: usize,
+    /// Longest wait for the next bytes of a request body, in ms; a body that stalls longer is
+    /// answered 408 and its connection closed (a slow upload that keeps sending is not cut).
+    pub body_timeout_ms: u64,
+    /// Longest wait at shutdown for requests in progress, in s. Once shutdown starts, a body
+    /// that stalls for a second is answered 503; whatever is still open after this is dropped
+    /// unanswered (so never acknowledged) and the WAL is folded.
+    pub shutdown_timeout_secs: u64,
     /// API keys (besides those made by `storepulse keys create`): name, key or key_sha256,
     /// scopes (ingest, read, admin) and an optional shop.
     pub keys: Vec<KeyConfig>,
@@ -36,6 +43,8 @@ impl Default for ServerConfig {
             retry_after_secs: 1,
             compact_interval_secs: 300,
             workers: 0,
+            body_timeout_ms: 30_000,
+            shutdown_timeout_secs: 20,
             keys: Vec::new(),
         }
     }

@@ -11,7 +11,8 @@
 //!                                    └──► live engine (stream jobs) ─► /v1/live, SSE, lake/results
 //! ```
 //!
-//! - [`app`] — state, routes, startup recovery, graceful shutdown ([`app::open`], [`app::serve`]).
+//! - [`app`] — state, routes, startup recovery, graceful shutdown ([`app::open`], [`app::serve`]);
+//!   [`admit`] — the shutdown gate and the body read timeout in front of every handler.
 //! - [`ingest`] — `POST /v1/events`; [`dims`] — items and users; [`read`] — stats, quarantine,
 //!   metrics, health, audit; [`openapi`] — the generated document.
 //! - [`live`] — live job results: latest, history, server-sent events.
@@ -22,6 +23,7 @@
 //! Storage is `storepulse-store`; the live jobs are `storepulse-stream`.
 #![deny(missing_docs)]
 
+pub mod admit;
 pub mod analytics;
 pub mod app;
 pub mod audit;

@@ -31,7 +31,7 @@ pub fn run(cfg: &Config, args: &ServeArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(async move {
+    let served = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&server.listen)
             .await
             .with_context(|| {
@@ -47,5 +47,8 @@ pub fn run(cfg: &Config, args: &ServeArgs) -> Result<()> {
         );
         server::serve(app, folder, listener).await?;
         Ok(())
-    })
+    });
+    // Requests dropped at the shutdown timeout may leave blocking work behind: do not wait.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    served
 }
