@@ -1,8 +1,10 @@
 //! `POST /v1/events`: durable ingest. Each row of the body is parsed and validated on its own;
 //! rows from another shop than the key's make the whole request a 403; known `event_id`s are
 //! answered as duplicates (exactly: a 128-bit key per shop, remembered for the dedup horizon);
-//! the rest is appended to the WAL with the rejected rows (which reach the quarantine) and the
-//! answer is sent only after the group fsync. A full WAL queue is a 429, never unbounded memory.
+//! the rest is appended to the WAL with the rejected rows (which reach the quarantine under the
+//! shop they name, once however often their batch is retried: `store::dedup::reject_key`) and
+//! the answer is sent only after the group fsync. A full WAL queue is a 429, never unbounded
+//! memory.
 //!
 //! A duplicate of an event whose first request is still being written is not acknowledged at
 //! once: the first request may yet fail (or the server die before its fsync), and the retry
@@ -241,7 +243,20 @@ pub async fn post_events(
     }
 }
 
-/// Parses and validates every row, checks shops, and reserves fresh event ids.
+/// The shop a rejected row is quarantined under: a shop-bound key's own (a row naming another
+/// shop cannot be trusted with it), else the valid shop the row names, else `default`.
+fn reject_shop(who: &Principal, raw: &str) -> String {
+    if let Some(own) = &who.shop {
+        return own.clone();
+    }
+    store::dedup::named(raw)
+        .shop
+        .filter(|s| model::check_shop(s).is_ok())
+        .unwrap_or_else(|| DEFAULT_SHOP.to_string())
+}
+
+/// Parses and validates every row, checks shops, and reserves fresh event ids and the keys of
+/// rejected rows.
 fn plan(app: &AppState, who: &Principal, rows: &[body::Row<'_>]) -> Result<Planned, ApiError> {
     let now = collect::now_ms();
     let opts = LineOptions {
@@ -310,6 +325,15 @@ fn plan(app: &AppState, who: &Principal, rows: &[body::Row<'_>]) -> Result<Plann
         .with_details(serde_json::json!({ "indices": forbidden })));
     }
     let mut chunk = b.finish();
+    for q in &mut chunk.rejects {
+        q.shop = reject_shop(who, &q.raw);
+    }
+    // Hashed before the index is locked (a key may parse its row).
+    let reject_keys: Vec<u128> = chunk
+        .rejects
+        .iter()
+        .map(|q| store::dedup::reject_key(&q.shop, &q.raw))
+        .collect();
     let keys = std::mem::take(&mut chunk.batch.keys);
     let mut tables = chunk.batch.finish().map_err(ApiError::internal)?;
     let mut reply = IngestReply::default();
@@ -317,6 +341,7 @@ fn plan(app: &AppState, who: &Principal, rows: &[body::Row<'_>]) -> Result<Plann
     let mut dropped = Vec::new();
     let (outcome, mine) = watch::channel(None);
     let mut waits: Vec<Awaited> = Vec::new();
+    let mut quarantine = Vec::with_capacity(reject_keys.len());
     {
         let today = day_of_ms(now);
         let mut index = app.ids();
@@ -340,6 +365,22 @@ fn plan(app: &AppState, who: &Principal, rows: &[body::Row<'_>]) -> Result<Plann
                 reply.duplicate_indices.push(id.line as usize - 1);
             }
         }
+        // A bad row already quarantined (by an earlier try of this batch, or earlier in it) is
+        // answered as rejected again but not stored again; one still being written is waited
+        // for like a duplicate event, so that the 200 means it is in the quarantine.
+        for &k in &reject_keys {
+            let fresh = index.reserve(k, today);
+            if fresh {
+                reserved.push(k);
+                inflight.insert(k, mine.clone());
+            } else if let Some(rx) = inflight.get(&k)
+                && !rx.same_channel(&mine)
+                && !waits.iter().any(|w| w.same_channel(rx))
+            {
+                waits.push(rx.clone());
+            }
+            quarantine.push(fresh);
+        }
     }
     if let Err(e) = store::drop_rows(&mut tables, &dropped) {
         settle(app, &reserved, &outcome, false);
@@ -359,6 +400,8 @@ fn plan(app: &AppState, who: &Principal, rows: &[body::Row<'_>]) -> Result<Plann
         })
         .collect();
     reply.rejected = reply.errors.len();
+    let mut fresh = quarantine.into_iter();
+    chunk.rejects.retain(|_| fresh.next().unwrap_or(true));
     let extras = WalExtras {
         rejects: chunk.rejects,
         keys: keys

@@ -6,7 +6,7 @@
 //! background [`Folder`] holds the store's lock only to read the position and to commit: the
 //! ingest path is never stalled behind a Parquet write.
 
-use crate::dedup::{Day, GENERATED_PREFIX, day_of_ms, id_key};
+use crate::dedup::{Day, GENERATED_PREFIX, day_of_ms, id_key, reject_ids};
 use crate::store::{Commit, Ctx, Prepared, Store, StoreError};
 use crate::wal::{WalExtras, WalPos, WalState, decode, read_records, seg_path, segments};
 use arrow_array::cast::AsArray;
@@ -80,6 +80,13 @@ pub fn read_unfolded(
         }
     }
     Ok(out)
+}
+
+/// The (key, day) of every event with an `event_id` and of every rejected row.
+pub fn unfolded_ids(u: &Unfolded) -> Vec<(u128, Day)> {
+    let mut ids = event_ids(&u.tables);
+    ids.extend(reject_ids(&u.extras.rejects));
+    ids
 }
 
 /// The (key, accept day) of every row with an `event_id`.
@@ -173,7 +180,7 @@ impl Store {
             if u.end == self.manifest().wal_folded {
                 return Ok(rows);
             }
-            let ids = event_ids(&u.tables);
+            let ids = unfolded_ids(&u);
             let prepared = self.prepare(u.tables)?;
             rows += self.commit_fold(prepared, u.extras, ids, u.end, wal_dir, false)?;
         }
@@ -200,7 +207,7 @@ pub fn fold_pass(
         return Ok((0, false));
     }
     let more = u.more;
-    let ids = event_ids(&u.tables);
+    let ids = unfolded_ids(&u);
     let prepared = preparer.prepare(u.tables)?;
     let mut s = lock();
     if s.manifest().wal_folded != from {

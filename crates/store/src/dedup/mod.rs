@@ -13,10 +13,13 @@
 //! ([`DedupIndex::insert`] + [`DedupIndex::take_pending`]); the ingest server reserves ids in
 //! memory before its WAL append ([`DedupIndex::reserve`], [`DedupIndex::release`] if the append
 //! fails) and persists them when the WAL is folded, from the folded rows themselves, so an id is
-//! never remembered for an event that was not durably stored.
+//! never remembered for an event that was not durably stored. Rejected rows have keys too, in
+//! a domain of their own ([`reject_key`]), so that a retried batch quarantines them once.
 
+mod rejects;
 mod run;
 
+pub use rejects::{Named, named, reject_ids, reject_key};
 pub use run::SortedRun;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
