@@ -1,9 +1,10 @@
-//! Dimension endpoints: item and user upserts (batched, per-row errors), lookups, and the
-//! privacy deletion of a user (events and profile, with an audit entry).
+//! Dimension endpoints: item and user upserts (batched, per-row errors; a row's `shop` is
+//! honoured as an event's is), lookups, and the privacy deletion of a user (events and
+//! profile, with an audit entry).
 
 use crate::app::AppState;
 use crate::audit::AuditEntry;
-use crate::auth::Scope;
+use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, body_rejection};
 use crate::ingest::RowError;
 use axum::Json;
@@ -14,10 +15,12 @@ use axum::http::HeaderMap;
 use model::{DEFAULT_SHOP, Id};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 use store::{ItemRow, UserRow};
 use utoipa::{IntoParams, ToSchema};
 
-/// `?shop=`: the shop to act on (default: the key's shop, or `default`).
+/// `?shop=`: the shop to act on (default: the key's shop, or `default`); upsert rows that name
+/// a `shop` go there instead.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ShopParam {
     /// Shop.
@@ -73,12 +76,39 @@ fn shop_of(
     scope: Scope,
     q: &ShopParam,
 ) -> Result<(String, String), ApiError> {
+    let (who, shop) = principal_and_shop(app, headers, scope, q)?;
+    Ok((who.name, shop))
+}
+
+fn principal_and_shop(
+    app: &AppState,
+    headers: &HeaderMap,
+    scope: Scope,
+    q: &ShopParam,
+) -> Result<(Principal, String), ApiError> {
     let who = app.auth(headers, scope)?;
     let shop = who
         .shop_for(q.shop.as_deref())?
         .unwrap_or_else(|| DEFAULT_SHOP.to_string());
     model::check_shop(&shop).map_err(|r| ApiError::bad_request(r.rule))?;
-    Ok((who.name, shop))
+    Ok((who, shop))
+}
+
+/// The shop of a dimension row, with the rules of events: a `shop` it names (which a
+/// shop-bound key must own: `Ok(None)` marks a row for another shop), else the request's.
+fn row_shop(
+    who: &Principal,
+    default: &str,
+    index: usize,
+    v: &Value,
+) -> Result<Option<String>, RowError> {
+    let shop = match v.get("shop") {
+        None | Some(Value::Null) => return Ok(Some(default.to_string())),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(row_err(index, "shop", "`shop` must be a string".into())),
+    };
+    model::check_shop(shop).map_err(|r| row_err(index, "shop", format!("`shop` {}", r.rule)))?;
+    Ok(who.may_use_shop(shop).then(|| shop.clone()))
 }
 
 fn rows_of(body: Result<Bytes, BytesRejection>) -> Result<Vec<Value>, ApiError> {
@@ -178,7 +208,7 @@ fn attributes(index: usize, o: &Map<String, Value>) -> Result<Option<String>, Ro
 }
 
 #[utoipa::path(put, path = "/v1/items", tag = "dimensions", params(ShopParam),
-    request_body(content = Vec<Object>, description = "Item rows: item_id, category_id, title, price, attributes"),
+    request_body(content = Vec<Object>, description = "Item rows: item_id, category_id, title, price, attributes, shop (default: ?shop=)"),
     responses((status = 200, body = UpsertReply)), security(("api_key" = ["ingest"])))]
 /// Upserts items.
 pub async fn put_items(
@@ -193,7 +223,7 @@ pub async fn put_items(
 }
 
 #[utoipa::path(put, path = "/v1/users", tag = "dimensions", params(ShopParam),
-    request_body(content = Vec<Object>, description = "User rows: user_id, attributes"),
+    request_body(content = Vec<Object>, description = "User rows: user_id, attributes, shop (default: ?shop=)"),
     responses((status = 200, body = UpsertReply)), security(("api_key" = ["ingest"])))]
 /// Upserts users.
 pub async fn put_users(
@@ -218,22 +248,43 @@ fn upsert<R>(
     q: &ShopParam,
     body: Result<Bytes, BytesRejection>,
     parse: RowParser<R>,
-    apply: impl FnOnce(&mut store::Catalog, &str, Vec<(i64, R)>),
+    apply: impl Fn(&mut store::Catalog, &str, Vec<(i64, R)>),
 ) -> Result<Json<UpsertReply>, ApiError> {
-    let (_, shop) = shop_of(app, headers, Scope::Ingest, q)?;
+    let (who, default) = principal_and_shop(app, headers, Scope::Ingest, q)?;
     let rows = rows_of(body)?;
     let now = collect::now_ms();
-    let (mut ok, mut errors) = (Vec::new(), Vec::new());
+    let mut ok: BTreeMap<String, Vec<(i64, R)>> = BTreeMap::new();
+    let (mut errors, mut forbidden) = (Vec::new(), Vec::new());
     for (i, v) in rows.iter().enumerate() {
+        let shop = match row_shop(&who, &default, i, v) {
+            Ok(Some(shop)) => shop,
+            Ok(None) => {
+                forbidden.push(i);
+                continue;
+            }
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
         match parse(i, v, now) {
-            Ok(r) => ok.push(r),
+            Ok(r) => ok.entry(shop).or_default().push(r),
             Err(e) => errors.push(e),
         }
     }
-    let upserted = ok.len();
+    if !forbidden.is_empty() {
+        return Err(ApiError::forbidden(format!(
+            "this key is bound to shop `{default}`; {} row(s) name another shop and nothing was stored",
+            forbidden.len()
+        ))
+        .with_details(json!({ "indices": forbidden })));
+    }
+    let upserted = ok.values().map(Vec::len).sum();
     if upserted > 0 {
         let mut st = app.store();
-        apply(st.catalog_mut(), &shop, ok);
+        for (shop, rows) in ok {
+            apply(st.catalog_mut(), &shop, rows);
+        }
         st.catalog_mut().flush().map_err(ApiError::internal)?;
     }
     Ok(Json(UpsertReply {

@@ -1,5 +1,5 @@
 //! Rejected rows over real HTTP: quarantined under the shop they name, once however often their
-//! batch is retried (across restarts and a crash too).
+//! batch is retried (across restarts and a crash too); dimension rows stored under their shop.
 
 mod common;
 
@@ -153,4 +153,69 @@ fn a_retried_batch_quarantines_each_bad_row_once_across_a_crash_and_restarts() {
         &behavior("q1", 1, 2, "pv"),
     );
     assert_eq!(r["accepted"], 1, "{r}");
+}
+
+#[test]
+fn dimension_rows_are_stored_under_the_shop_they_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let all = create_key(&data, "all", &["ingest", "read"], None);
+    let bound = create_key(&data, "bound", &["ingest", "read"], Some("a"));
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let u = &s.url;
+    let get = |path: &str, key: &str| {
+        let r = c.get(format!("{u}{path}")).bearer_auth(key).send().unwrap();
+        let st = r.status().as_u16();
+        (st, r.json::<Value>().unwrap_or(Value::Null))
+    };
+    let items = r#"[{"item_id":1,"shop":"b","title":"in b"},{"item_id":2,"title":"in default"},{"item_id":3,"shop":"no shop!"},{"item_id":4,"shop":7}]"#;
+    let (st, r) = send(&c, "PUT", &format!("{u}/v1/items"), &all, items);
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(
+        (r["upserted"].as_u64(), r["rejected"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(r["errors"][0]["field"], "shop", "{r}");
+    assert_eq!(get("/v1/items/1?shop=b", &all).1["title"], "in b");
+    assert_eq!(get("/v1/items/1", &all).0, 404, "not under default");
+    assert_eq!(get("/v1/items/2", &all).1["title"], "in default");
+    // `?shop=` is the default for rows naming none.
+    let (_, r) = send(
+        &c,
+        "PUT",
+        &format!("{u}/v1/users?shop=c"),
+        &all,
+        r#"[{"user_id":5},{"user_id":6,"shop":"b"}]"#,
+    );
+    assert_eq!(r["upserted"], 2, "{r}");
+    assert_eq!(get("/v1/users/5?shop=c", &all).0, 200);
+    assert_eq!(get("/v1/users/6?shop=b", &all).0, 200);
+    assert_eq!(get("/v1/users/6?shop=c", &all).0, 404);
+    // A shop-bound key: its shop or none, and another shop refuses the whole request.
+    let (_, r) = send(
+        &c,
+        "PUT",
+        &format!("{u}/v1/users"),
+        &bound,
+        r#"[{"user_id":7,"shop":"a"},{"user_id":8}]"#,
+    );
+    assert_eq!(r["upserted"], 2, "{r}");
+    assert_eq!(get("/v1/users/7", &bound).0, 200);
+    assert_eq!(get("/v1/users/8", &bound).0, 200);
+    let (st, e) = send(
+        &c,
+        "PUT",
+        &format!("{u}/v1/users"),
+        &bound,
+        r#"[{"user_id":9},{"user_id":10,"shop":"b"}]"#,
+    );
+    assert_eq!(st, 403, "{e}");
+    assert_eq!(e["error"]["details"]["indices"], json!([1]), "{e}");
+    assert_eq!(
+        get("/v1/users/9", &bound).0,
+        404,
+        "nothing of it was stored"
+    );
+    assert_eq!(get("/v1/users/10?shop=b", &all).0, 404);
 }
