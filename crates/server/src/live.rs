@@ -65,11 +65,9 @@ pub async fn list(
         .jobs()
         .iter()
         .filter_map(|j| live.status(j))
-        .map(|mut s| {
-            if let Some(own) = &who.shop {
-                s.watermarks.retain(|shop, _| shop == own);
-            }
-            json!(s)
+        .map(|s| match &who.shop {
+            Some(own) => json!(s.only_shop(own)),
+            None => json!(s),
         })
         .collect();
     Ok(Json(
@@ -102,7 +100,7 @@ pub async fn latest(
         .ok_or_else(|| unknown_job(live, &job))?;
     let mut status = live.status(&job).unwrap_or_default();
     if let Some(own) = &shop {
-        status.watermarks.retain(|s, _| s == own);
+        status = status.only_shop(own);
     }
     Ok(Json(json!({
         "job": job,

@@ -29,8 +29,15 @@ fn gcd(a: i64, b: i64) -> i64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
+/// Saturating at the ends: `i64::MIN` is the watermark of a shop that has seen no event yet.
 fn floor_to(t: i64, unit: i64, offset: i64) -> i64 {
-    (t - offset).div_euclid(unit) * unit + offset
+    match t.checked_sub(offset) {
+        Some(x) => x
+            .div_euclid(unit)
+            .saturating_mul(unit)
+            .saturating_add(offset),
+        None => i64::MIN,
+    }
 }
 
 impl Geometry {

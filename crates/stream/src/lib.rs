@@ -35,7 +35,7 @@ pub mod watermark;
 pub mod windowed;
 
 pub use emit::{Emission, KeyVal, Kind, Row};
-pub use jobs::{Counters, Input, JOBS, Job, JobConfig, build};
+pub use jobs::{Counters, Input, JOBS, Job, JobConfig, ShopStatus, build};
 
 /// Why a job or a replay could not go on.
 #[derive(Debug, thiserror::Error)]

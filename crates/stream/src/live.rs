@@ -4,7 +4,7 @@
 //! writes them to the lake's results table.
 
 use crate::emit::{Emission, Kind};
-use crate::jobs::{Counters, Job, JobConfig, build};
+use crate::jobs::{Counters, Job, JobConfig, ShopStatus, build};
 use crate::results::ResultsWriter;
 use crate::{StreamError, replay};
 use collect::TableBatch;
@@ -42,10 +42,44 @@ pub type Subscriber = Arc<dyn Fn(&[Arc<Emission>]) + Send + Sync>;
 pub struct JobStatus {
     /// The job.
     pub job: String,
-    /// Totals.
+    /// Totals over the shops shown.
     pub counters: Counters,
-    /// Watermark per shop, UTC ms.
+    /// Watermark per shop, UTC ms (shops the job has seen an event of).
     pub watermarks: BTreeMap<String, i64>,
+    /// Each shop's watermark and totals.
+    pub shops: BTreeMap<String, ShopStatus>,
+}
+
+impl JobStatus {
+    fn of(job: &dyn Job) -> JobStatus {
+        let shops: BTreeMap<String, ShopStatus> = job.shops().into_iter().collect();
+        JobStatus {
+            job: job.name().to_string(),
+            counters: Counters::default(),
+            watermarks: BTreeMap::new(),
+            shops,
+        }
+        .totals()
+    }
+
+    fn totals(mut self) -> JobStatus {
+        self.counters = Counters::default();
+        for s in self.shops.values() {
+            self.counters.add(&s.counters);
+        }
+        self.watermarks = self
+            .shops
+            .iter()
+            .filter_map(|(k, s)| Some((k.clone(), s.watermark?)))
+            .collect();
+        self
+    }
+
+    /// What a caller bound to `shop` may see: that shop's watermark and totals only.
+    pub fn only_shop(mut self, shop: &str) -> JobStatus {
+        self.shops.retain(|s, _| s == shop);
+        self.totals()
+    }
 }
 
 #[derive(Default)]
@@ -109,7 +143,7 @@ impl Live {
             );
         }
         if let Some(store) = &store {
-            warm_up(&lock(store), &mut jobs)?;
+            warm_up(&lock(store), &mut jobs, collect::now_ms())?;
         }
         let names: Vec<String> = jobs.iter().map(|j| j.name().to_string()).collect();
         let shared = Arc::new(Shared {
@@ -228,8 +262,10 @@ impl Drop for Live {
 
 /// Replays each job's horizon of the lake with its emissions discarded: windows that were open
 /// when the server stopped are open again with what they held (rebuilt in event-time order), and
-/// windows that had already fired are not reported twice.
-fn warm_up(store: &Store, jobs: &mut [Box<dyn Job>]) -> Result<(), StreamError> {
+/// windows that had already fired are not reported twice. The sources count as seen at `now`
+/// (processing time): idleness, and the wall-clock advance of an idle shop's watermark, start
+/// from this process's start, not from the epoch.
+fn warm_up(store: &Store, jobs: &mut [Box<dyn Job>], now: i64) -> Result<(), StreamError> {
     let t = Instant::now();
     let mut rows = 0;
     for job in jobs.iter_mut() {
@@ -246,7 +282,7 @@ fn warm_up(store: &Store, jobs: &mut [Box<dyn Job>]) -> Result<(), StreamError> 
             from_ms: Some(newest.saturating_sub(job.horizon())),
             to_ms: None,
         };
-        let r = replay::feed_lake(store, job.as_mut(), &range, &mut |_| Ok(()), &|_| {})?;
+        let r = replay::feed_lake(store, job.as_mut(), &range, now, &mut |_| Ok(()), &|_| {})?;
         rows += r.rows;
     }
     if rows > 0 {
@@ -345,8 +381,7 @@ impl Publisher {
             let Some(v) = views.get_mut(job.name()) else {
                 return;
             };
-            v.status.counters = job.counters();
-            v.status.watermarks = job.watermarks().into_iter().collect();
+            v.status = JobStatus::of(job);
             for e in &fresh {
                 if e.kind == Kind::Late {
                     v.late.push_back(e.clone());

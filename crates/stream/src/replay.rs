@@ -72,7 +72,7 @@ fn first_ts(b: &RecordBatch) -> i64 {
 }
 
 /// Replays a job over the lake and ends the input (every window fires). With several input
-/// tables, batches are taken in order of their first event time, so each source's watermark
+/// tables, a shop's rows are taken in event-time order across them, so each source's watermark
 /// advances together.
 pub fn replay_lake(
     store: &Store,
@@ -81,7 +81,7 @@ pub fn replay_lake(
     sink: &mut dyn FnMut(&[Emission]) -> Result<(), StreamError>,
     progress: &dyn Fn(u64),
 ) -> Result<ReplayReport, StreamError> {
-    let mut report = feed_lake(store, job, range, sink, progress)?;
+    let mut report = feed_lake(store, job, range, 0, sink, progress)?;
     let t0 = Instant::now();
     let mut out = Vec::new();
     job.finish(&mut out);
@@ -92,11 +92,12 @@ pub fn replay_lake(
 }
 
 /// Feeds a job the lake's rows without ending the input: open windows stay open (how the live
-/// engine rebuilds its state at startup).
+/// engine rebuilds its state at startup). `now` is the processing time the rows count as seen.
 pub fn feed_lake(
     store: &Store,
     job: &mut dyn Job,
     range: &LakeRange,
+    now: i64,
     sink: &mut dyn FnMut(&[Emission]) -> Result<(), StreamError>,
     progress: &dyn Fn(u64),
 ) -> Result<ReplayReport, StreamError> {
@@ -119,9 +120,28 @@ pub fn feed_lake(
             .filter_map(|(i, h)| h.as_ref().map(|h| (first_ts(&h.2), i)))
             .min();
         let Some((_, i)) = next else { break };
-        let Some((t, shop, batch)) = heads[i].take() else {
+        let Some((t, shop, mut batch)) = heads[i].take() else {
             break;
         };
+        // Rows of the same shop in another table that come earlier must go first, or that
+        // table's source would find the watermark already past them (a late event the live
+        // run never saw as late): the batch is cut at the other tables' next event.
+        let bound = heads
+            .iter()
+            .flatten()
+            .filter(|h| h.1 == shop)
+            .map(|h| first_ts(&h.2))
+            .min();
+        if let Some(bound) = bound {
+            let cut = crate::cols::ts(&batch)?
+                .partition_point(|&x| x <= bound)
+                .max(1);
+            if cut < batch.num_rows() {
+                let rest = batch.slice(cut, batch.num_rows() - cut);
+                batch = batch.slice(0, cut);
+                heads[i] = Some((t, shop.clone(), rest));
+            }
+        }
         report.rows += batch.num_rows() as u64;
         job.process(
             Input {
@@ -129,12 +149,14 @@ pub fn feed_lake(
                 shop: &shop,
                 batch: &batch,
             },
-            0,
+            now,
             &mut out,
         )?;
         drain(&mut out, &mut report, sink)?;
         progress(report.rows);
-        heads[i] = readers[i].recv().ok().transpose()?;
+        if heads[i].is_none() {
+            heads[i] = readers[i].recv().ok().transpose()?;
+        }
     }
     report.secs = t0.elapsed().as_secs_f64();
     report.counters = job.counters();

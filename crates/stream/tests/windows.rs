@@ -166,7 +166,12 @@ fn an_idle_source_stops_holding_the_watermark_back() {
     assert_eq!(metric(e, "uv"), 1.0);
     assert_eq!(metric(e, "paid_orders"), 1.0);
     assert_eq!(metric(e, "gmv"), 12.5);
-    assert_eq!(j.watermarks(), vec![("default".to_string(), t(11, 6))]);
+    let shops = j.shops();
+    assert_eq!(shops.len(), 1);
+    assert_eq!(
+        (shops[0].0.as_str(), shops[0].1.watermark),
+        ("default", Some(t(11, 6)))
+    );
 }
 
 #[test]
@@ -302,6 +307,30 @@ fn shops_keep_their_own_watermarks() {
     let out = feed(j.as_mut(), &[bev_in("a", t(10, 12), 1, 1, "pv")], 1, 0);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].shop, "a");
+    // A shop that sent nothing the job counts has no watermark yet (not i64::MIN), and each
+    // shop's totals are its own.
+    feed(j.as_mut(), &[bev_in("c", t(10, 0), 1, 1, "cart")], 1, 0);
+    let shops = j.shops();
+    let seen: Vec<(&str, Option<i64>, u64, u64)> = shops
+        .iter()
+        .map(|(s, st)| {
+            (
+                s.as_str(),
+                st.watermark,
+                st.counters.events,
+                st.counters.emitted,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("a", Some(t(10, 12)), 2, 1),
+            ("b", Some(t(15, 0)), 1, 0),
+            ("c", None, 0, 0)
+        ]
+    );
+    assert_eq!(j.counters().events, 3);
 }
 
 #[test]

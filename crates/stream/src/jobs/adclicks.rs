@@ -4,7 +4,7 @@
 //! click of that user on that ad that day is dropped from the province counts. The day's
 //! counters are forgotten once the watermark passes the day's end (plus the allowed lateness).
 
-use super::{Counters, Groups, Input, Job, JobConfig, late};
+use super::{Groups, Input, Job, JobConfig, ShopStatus, late};
 use crate::StreamError;
 use crate::cols;
 use crate::counts::{Fired, SlidingCounts, top_n};
@@ -35,7 +35,6 @@ pub struct AdClicks {
     groups: Groups<State>,
     provinces: FxHashMap<String, u64>,
     names: FxHashMap<u64, String>,
-    counters: Counters,
 }
 
 fn render(names: &FxHashMap<u64, String>, shop: &str, wm: i64, f: Fired<'_>) -> Emission {
@@ -80,7 +79,6 @@ impl AdClicks {
             groups: Groups::new(cfg.common("5s", "0")?),
             provinces: FxHashMap::default(),
             names: FxHashMap::default(),
-            counters: Counters::default(),
         })
     }
 
@@ -130,7 +128,6 @@ impl Job for AdClicks {
             threshold,
             groups,
             names,
-            counters,
             ..
         } = self;
         let (geo, day_geo, threshold) = (*geo, *day, *threshold);
@@ -139,6 +136,7 @@ impl Job for AdClicks {
             provinces: SlidingCounts::new(geo, lateness),
             days: BTreeMap::new(),
         });
+        let counters = &mut g.counters;
         let before = out.len();
         for (i, &t) in ts.iter().enumerate() {
             let (Some(user), Some(ad)) = (users.get(i), ads[i]) else {
@@ -219,23 +217,18 @@ impl Job for AdClicks {
 
     fn advance_groups(&mut self, now: Option<i64>, out: &mut Vec<Emission>) {
         let names = &self.names;
-        self.groups
-            .each(now, &mut self.counters, out, |shop, g, wm, out| {
-                g.state
-                    .provinces
-                    .advance(wm, &mut |f| out.push(render(names, shop, wm, f)));
-                if now.is_none() {
-                    g.state.days.clear();
-                }
-            });
+        self.groups.each(now, out, |shop, g, wm, out| {
+            g.state
+                .provinces
+                .advance(wm, &mut |f| out.push(render(names, shop, wm, f)));
+            if now.is_none() {
+                g.state.days.clear();
+            }
+        });
     }
 
-    fn counters(&self) -> Counters {
-        self.counters
-    }
-
-    fn watermarks(&self) -> Vec<(String, i64)> {
-        self.groups.watermarks()
+    fn shops(&self) -> Vec<(String, ShopStatus)> {
+        self.groups.shops()
     }
 
     fn horizon(&self) -> i64 {

@@ -1,7 +1,7 @@
 //! The "hot" jobs — counts per key per sliding window, reported as a top-N (or in full):
 //! hot-items, hot-categories, hot-pages and channel-stats.
 
-use super::{Common, Counters, Groups, Input, Job, JobConfig, late};
+use super::{Common, Groups, Input, Job, JobConfig, ShopStatus, late};
 use crate::StreamError;
 use crate::cols;
 use crate::counts::{Fired, SlidingCounts, top_n};
@@ -42,7 +42,6 @@ pub struct Hot {
     names: FxHashMap<u64, String>,
     interned: FxHashMap<String, u32>,
     names_limit: usize,
-    counters: Counters,
 }
 
 impl Hot {
@@ -81,7 +80,6 @@ impl Hot {
             names: FxHashMap::default(),
             interned: FxHashMap::default(),
             names_limit: 65_536,
-            counters: Counters::default(),
         })
     }
 
@@ -286,7 +284,6 @@ impl Job for Hot {
             top,
             groups,
             names,
-            counters,
             ..
         } = self;
         let (what, geo, top) = (*what, *geo, *top);
@@ -294,6 +291,7 @@ impl Job for Hot {
         let (g, src) = groups.get(input.shop, input.table, now, || {
             SlidingCounts::new(geo, lateness)
         });
+        let counters = &mut g.counters;
         let shape = Shape {
             name,
             what,
@@ -339,7 +337,6 @@ impl Job for Hot {
             top,
             groups,
             names,
-            counters,
             ..
         } = self;
         let shape = Shape {
@@ -349,18 +346,14 @@ impl Job for Hot {
             top: *top,
             names,
         };
-        groups.each(now, counters, out, |shop, g, wm, out| {
+        groups.each(now, out, |shop, g, wm, out| {
             g.state
                 .advance(wm, &mut |f| out.push(render(&shape, shop, wm, f)))
         });
     }
 
-    fn counters(&self) -> Counters {
-        self.counters
-    }
-
-    fn watermarks(&self) -> Vec<(String, i64)> {
-        self.groups.watermarks()
+    fn shops(&self) -> Vec<(String, ShopStatus)> {
+        self.groups.shops()
     }
 
     fn horizon(&self) -> i64 {

@@ -5,7 +5,7 @@
 //! past it (or one has gone idle, live).
 
 use super::labelled::Labelled;
-use super::{Counters, Groups, Input, Job, JobConfig, late};
+use super::{Groups, Input, Job, JobConfig, ShopStatus, late};
 use crate::StreamError;
 use crate::cols;
 use crate::emit::{Emission, KeyVal, Row};
@@ -74,7 +74,6 @@ type State = Vec<Windowed<Kpi>>;
 pub struct Kpis {
     windows: Labelled,
     groups: Groups<State>,
-    counters: Counters,
 }
 
 fn render(label: &str, shop: &str, wm: i64, f: FiredAcc<'_, Kpi>) -> Emission {
@@ -100,7 +99,6 @@ impl Kpis {
         Ok(Kpis {
             windows: Labelled::from_config(cfg, zone, &["1min", "1h"], "kpis")?,
             groups: Groups::new(cfg.common("5s", "0")?),
-            counters: Counters::default(),
         })
     }
 }
@@ -197,13 +195,10 @@ impl Job for Kpis {
             }
             _ => return Ok(()),
         };
-        let Kpis {
-            windows,
-            groups,
-            counters,
-        } = self;
+        let Kpis { windows, groups } = self;
         let lateness = groups.common().lateness;
         let (g, src) = groups.get(input.shop, input.table, now, || windows.windows(lateness));
+        let counters = &mut g.counters;
         let before = out.len();
         for (i, fact) in facts.iter().enumerate() {
             let Some(fact) = *fact else { continue };
@@ -236,20 +231,15 @@ impl Job for Kpis {
 
     fn advance_groups(&mut self, now: Option<i64>, out: &mut Vec<Emission>) {
         let windows = &self.windows;
-        self.groups
-            .each(now, &mut self.counters, out, |shop, g, wm, out| {
-                windows.advance(&mut g.state, wm, true, &mut |label, f| {
-                    out.push(render(label, shop, wm, f))
-                })
-            });
+        self.groups.each(now, out, |shop, g, wm, out| {
+            windows.advance(&mut g.state, wm, true, &mut |label, f| {
+                out.push(render(label, shop, wm, f))
+            })
+        });
     }
 
-    fn counters(&self) -> Counters {
-        self.counters
-    }
-
-    fn watermarks(&self) -> Vec<(String, i64)> {
-        self.groups.watermarks()
+    fn shops(&self) -> Vec<(String, ShopStatus)> {
+        self.groups.shops()
     }
 
     fn horizon(&self) -> i64 {

@@ -48,6 +48,25 @@ pub struct Counters {
     pub emitted: u64,
 }
 
+impl Counters {
+    /// Adds another shop's totals.
+    pub fn add(&mut self, o: &Counters) {
+        self.events += o.events;
+        self.late += o.late;
+        self.filtered += o.filtered;
+        self.emitted += o.emitted;
+    }
+}
+
+/// One shop's state in a job.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ShopStatus {
+    /// The shop's watermark, UTC ms; `None` until the job has seen one of its events.
+    pub watermark: Option<i64>,
+    /// The shop's totals.
+    pub counters: Counters,
+}
+
 /// A streaming job.
 pub trait Job: Send {
     /// The job's name (`hot-items`, …).
@@ -74,10 +93,16 @@ pub trait Job: Send {
     /// Fires what each shop's watermark now allows: with `Some(now)`, shops whose watermark moved
     /// with processing time; with `None`, every shop, its watermark closed (end of input).
     fn advance_groups(&mut self, now: Option<i64>, out: &mut Vec<Emission>);
-    /// Totals so far.
-    fn counters(&self) -> Counters;
-    /// Each shop's current watermark (UTC ms).
-    fn watermarks(&self) -> Vec<(String, i64)>;
+    /// Each shop's watermark and totals, in shop order.
+    fn shops(&self) -> Vec<(String, ShopStatus)>;
+    /// Totals over every shop.
+    fn counters(&self) -> Counters {
+        let mut c = Counters::default();
+        for (_, s) in self.shops() {
+            c.add(&s.counters);
+        }
+        c
+    }
     /// How far back (ms of event time before the newest event) the job's open state can reach:
     /// replaying that much of the lake rebuilds it after a restart.
     fn horizon(&self) -> i64;
@@ -228,6 +253,7 @@ pub fn build(name: &str, cfg: &JobConfig, zone: Zone) -> Result<Box<dyn Job>, St
 pub(crate) struct Group<S> {
     pub wm: Watermark,
     pub state: S,
+    pub counters: Counters,
 }
 
 /// Every shop's state of a job.
@@ -265,6 +291,7 @@ impl<S> Groups<S> {
             let g = Group {
                 wm: Watermark::new(self.common.ooo, self.common.idle),
                 state: make(),
+                counters: Counters::default(),
             };
             self.map.insert(shop.to_string(), g);
         }
@@ -276,14 +303,21 @@ impl<S> Groups<S> {
         (g, src)
     }
 
-    /// Each shop's watermark.
-    pub fn watermarks(&self) -> Vec<(String, i64)> {
-        let mut v: Vec<(String, i64)> = self
+    /// Each shop's watermark (`None` before its first event) and totals, in shop order.
+    pub fn shops(&self) -> Vec<(String, ShopStatus)> {
+        let mut v: Vec<(String, ShopStatus)> = self
             .map
             .iter()
-            .map(|(s, g)| (s.clone(), g.wm.get()))
+            .map(|(s, g)| {
+                let wm = g.wm.get();
+                let st = ShopStatus {
+                    watermark: (wm != i64::MIN).then_some(wm),
+                    counters: g.counters,
+                };
+                (s.clone(), st)
+            })
             .collect();
-        v.sort();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
 
@@ -298,20 +332,18 @@ impl<S> Groups<S> {
     pub fn each(
         &mut self,
         now: Option<i64>,
-        counters: &mut Counters,
         out: &mut Vec<Emission>,
         mut f: impl FnMut(&str, &mut Group<S>, i64, &mut Vec<Emission>),
     ) {
-        let before = out.len();
         let mut run = |shop: &str, g: &mut Group<S>| {
-            let wm = g.wm.get();
-            f(shop, g, wm, out)
+            let (wm, before) = (g.wm.get(), out.len());
+            f(shop, g, wm, out);
+            g.counters.emitted += (out.len() - before) as u64;
         };
         match now {
             Some(now) => self.tick(now, &mut run),
             None => self.finish(&mut run),
         }
-        counters.emitted += (out.len() - before) as u64;
     }
 
     /// Runs `f` on every group whose watermark moved with processing time.

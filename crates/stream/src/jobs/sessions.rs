@@ -1,7 +1,7 @@
 //! sessions: per user, behaviour closer than the gap (30 min by default) is one session; each
 //! closed session is emitted with its events, page views, carts, buys and duration.
 
-use super::{Counters, Groups, Input, Job, JobConfig};
+use super::{Groups, Input, Job, JobConfig, ShopStatus};
 use crate::StreamError;
 use crate::cols;
 use crate::emit::{Emission, KeyVal, Kind, Row};
@@ -32,7 +32,6 @@ impl Acc for Activity {
 pub struct SessionJob {
     gap: i64,
     groups: Groups<Sessions<Activity>>,
-    counters: Counters,
 }
 
 fn render(gap: i64, shop: &str, wm: i64, f: FiredSession<'_, Activity>) -> Emission {
@@ -72,7 +71,6 @@ impl SessionJob {
         Ok(SessionJob {
             gap,
             groups: Groups::new(cfg.common("5s", "0")?),
-            counters: Counters::default(),
         })
     }
 }
@@ -109,13 +107,12 @@ impl Job for SessionJob {
             _ => 4,
         })?;
         let gap = self.gap;
-        let SessionJob {
-            groups, counters, ..
-        } = self;
+        let SessionJob { groups, .. } = self;
         let lateness = groups.common().lateness;
         let (g, src) = groups.get(input.shop, input.table, now, || {
             Sessions::new(gap, lateness)
         });
+        let counters = &mut g.counters;
         let before = out.len();
         for (i, &t) in ts.iter().enumerate() {
             let Some(user) = users.get(i) else { continue };
@@ -163,19 +160,14 @@ impl Job for SessionJob {
 
     fn advance_groups(&mut self, now: Option<i64>, out: &mut Vec<Emission>) {
         let gap = self.gap;
-        self.groups
-            .each(now, &mut self.counters, out, |shop, g, wm, out| {
-                g.state
-                    .advance(wm, &mut |f| out.push(render(gap, shop, wm, f)))
-            });
+        self.groups.each(now, out, |shop, g, wm, out| {
+            g.state
+                .advance(wm, &mut |f| out.push(render(gap, shop, wm, f)))
+        });
     }
 
-    fn counters(&self) -> Counters {
-        self.counters
-    }
-
-    fn watermarks(&self) -> Vec<(String, i64)> {
-        self.groups.watermarks()
+    fn shops(&self) -> Vec<(String, ShopStatus)> {
+        self.groups.shops()
     }
 
     fn horizon(&self) -> i64 {

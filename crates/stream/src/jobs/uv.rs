@@ -4,7 +4,7 @@
 //! `exact = false` to keep only the sketch when day-long windows would hold millions of ids.
 
 use super::labelled::Labelled;
-use super::{Counters, Groups, Input, Job, JobConfig, late};
+use super::{Groups, Input, Job, JobConfig, ShopStatus, late};
 use crate::StreamError;
 use crate::cols;
 use crate::emit::{Emission, KeyVal, Row};
@@ -47,7 +47,6 @@ pub struct Uv {
     windows: Labelled,
     exact: bool,
     groups: Groups<Vec<Windowed<Distinct>>>,
-    counters: Counters,
 }
 
 fn render(label: &str, shop: &str, wm: i64, f: FiredAcc<'_, Distinct>) -> Emission {
@@ -80,7 +79,6 @@ impl Uv {
             windows: Labelled::from_config(cfg, zone, &["1h", "1d"], "uv")?,
             exact: cfg.exact.unwrap_or(true),
             groups: Groups::new(cfg.common("5s", "0")?),
-            counters: Counters::default(),
         })
     }
 }
@@ -113,11 +111,11 @@ impl Job for Uv {
             windows,
             exact,
             groups,
-            counters,
         } = self;
         let exact = *exact;
         let lateness = groups.common().lateness;
         let (g, src) = groups.get(input.shop, input.table, now, || windows.windows(lateness));
+        let counters = &mut g.counters;
         let before = out.len();
         for (i, &t) in ts.iter().enumerate() {
             let Some(user) = users.get(i) else { continue };
@@ -161,20 +159,15 @@ impl Job for Uv {
 
     fn advance_groups(&mut self, now: Option<i64>, out: &mut Vec<Emission>) {
         let windows = &self.windows;
-        self.groups
-            .each(now, &mut self.counters, out, |shop, g, wm, out| {
-                windows.advance(&mut g.state, wm, true, &mut |label, f| {
-                    out.push(render(label, shop, wm, f))
-                })
-            });
+        self.groups.each(now, out, |shop, g, wm, out| {
+            windows.advance(&mut g.state, wm, true, &mut |label, f| {
+                out.push(render(label, shop, wm, f))
+            })
+        });
     }
 
-    fn counters(&self) -> Counters {
-        self.counters
-    }
-
-    fn watermarks(&self) -> Vec<(String, i64)> {
-        self.groups.watermarks()
+    fn shops(&self) -> Vec<(String, ShopStatus)> {
+        self.groups.shops()
     }
 
     fn horizon(&self) -> i64 {
