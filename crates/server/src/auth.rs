@@ -132,38 +132,50 @@ pub fn read_stored(file: &Path) -> std::io::Result<Vec<KeyConfig>> {
     }
 }
 
-/// Creates a key, stores its hash and returns the key (shown once).
+/// Creates a key, stores its hash and returns its name and the key (shown once). Without a
+/// `name` it is `key-<n>`, the first free number. Concurrent creators (several `storepulse keys
+/// create` at once, a server) are serialised by an exclusive lock on `state/keys.lock`, so each
+/// reads the file the previous one wrote and none is lost; the file is replaced atomically, so
+/// a reader sees the old or the new list, never half of one.
 pub fn create_key(
     data_dir: &Path,
-    name: &str,
+    name: Option<&str>,
     scopes: Vec<Scope>,
     shop: Option<String>,
-) -> std::io::Result<String> {
+) -> std::io::Result<(String, String)> {
     let file = keys_file(data_dir);
-    if let Some(d) = file.parent() {
-        std::fs::create_dir_all(d)?;
-    }
+    let dir = file
+        .parent()
+        .ok_or_else(|| std::io::Error::other("the keys file has no directory"))?;
+    std::fs::create_dir_all(dir)?;
+    let lock = std::fs::File::create(dir.join("keys.lock"))?;
+    lock.lock()?;
     let mut keys = read_stored(&file)?;
-    if keys.iter().any(|k| k.name == name) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::AlreadyExists,
-            format!("a key named `{name}` exists already; pick another --name"),
-        ));
-    }
+    let name = match name {
+        Some(n) if keys.iter().any(|k| k.name == n) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("a key named `{n}` exists already; pick another --name"),
+            ));
+        }
+        Some(n) => n.to_string(),
+        None => (1..)
+            .map(|i| format!("key-{i}"))
+            .find(|n| !keys.iter().any(|k| &k.name == n))
+            .unwrap_or_else(|| unreachable!("an unbounded range has a free name")),
+    };
     let key = new_key();
     keys.push(KeyConfig {
-        name: name.to_string(),
+        name: name.clone(),
         key: None,
         key_sha256: Some(hash_key(&key)),
         scopes,
         shop,
         created_ms: Some(collect::now_ms()),
     });
-    let tmp = file.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&keys)?)?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, &file)?;
-    Ok(key)
+    store::write_atomic(&file, &serde_json::to_vec_pretty(&keys)?)?;
+    drop(lock);
+    Ok((name, key))
 }
 
 fn principal(k: &KeyConfig) -> Option<(String, Principal)> {
@@ -278,11 +290,17 @@ mod tests {
     #[test]
     fn created_keys_are_stored_hashed_and_found() {
         let dir = tempfile::tempdir().unwrap();
-        let key = create_key(dir.path(), "k1", vec![Scope::Ingest], Some("s1".into())).unwrap();
+        let (_, key) = create_key(
+            dir.path(),
+            Some("k1"),
+            vec![Scope::Ingest],
+            Some("s1".into()),
+        )
+        .unwrap();
         let stored = std::fs::read_to_string(keys_file(dir.path())).unwrap();
         assert!(!stored.contains(&key), "the key itself must not be stored");
         assert!(stored.contains(&hash_key(&key)));
-        assert!(create_key(dir.path(), "k1", vec![Scope::Read], None).is_err());
+        assert!(create_key(dir.path(), Some("k1"), vec![Scope::Read], None).is_err());
         let ks = KeyStore::new(Vec::new(), dir.path()).unwrap();
         let mut h = HeaderMap::new();
         h.insert(
@@ -293,9 +311,33 @@ mod tests {
         assert_eq!(p.shop.as_deref(), Some("s1"));
         assert_eq!(ks.authorize(&h, Scope::Read).unwrap_err().status, 403);
         // A key created after the store was loaded is picked up.
-        let k2 = create_key(dir.path(), "k2", vec![Scope::Admin], None).unwrap();
+        let (_, k2) = create_key(dir.path(), Some("k2"), vec![Scope::Admin], None).unwrap();
         let mut h2 = HeaderMap::new();
         h2.insert("x-api-key", k2.parse().unwrap());
         assert!(ks.authorize(&h2, Scope::Read).is_ok());
+    }
+
+    #[test]
+    fn concurrent_creators_lose_no_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let made: Vec<(String, String)> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..10)
+                .map(|_| sc.spawn(|| create_key(dir.path(), None, vec![Scope::Read], None)))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap().unwrap()).collect()
+        });
+        let mut names: Vec<&str> = made.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        let mut want: Vec<String> = (1..=10).map(|i| format!("key-{i}")).collect();
+        want.sort_unstable();
+        assert_eq!(names, want.iter().map(String::as_str).collect::<Vec<_>>());
+        let ks = KeyStore::new(Vec::new(), dir.path()).unwrap();
+        assert_eq!(ks.len(), 10);
+        for (name, key) in &made {
+            let mut h = HeaderMap::new();
+            h.insert("x-api-key", key.parse().unwrap());
+            let p = ks.authorize(&h, Scope::Read).unwrap();
+            assert_eq!(&p.name, name);
+        }
     }
 }

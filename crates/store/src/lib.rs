@@ -15,7 +15,7 @@
 //! - [`import`] — drives a `collect` chunk stream into the store with resumable progress.
 //! - [`Wal`] — appends acknowledged after fsync; [`fold`] folds them into the lake in the background.
 //! - [`reader`] — Arrow record batch streams filtered by table, shop and time range.
-//! - [`maintenance`] — compaction of small files and retention by age.
+//! - [`maintenance`] — compaction of small files; [`retention`] — dropping old days, planned first.
 //!
 //! Parsing lives in `storepulse-collect`; queries over the lake in later stages.
 #![deny(missing_docs)]
@@ -35,6 +35,7 @@ mod ordered;
 mod quarantine;
 pub mod reader;
 pub mod results;
+pub mod retention;
 mod segment;
 mod sketch;
 mod stats;
@@ -48,7 +49,7 @@ pub use catalog::{Catalog, ItemRow, UserRow};
 pub use erase::EraseReport;
 pub use events::to_events;
 pub use fold::Folder;
-pub use fsutil::free_bytes;
+pub use fsutil::{free_bytes, write_atomic};
 pub use manifest::{FileEntry, ImportProgress, Manifest, QuarantineFile};
 pub use ordered::OrderedScan;
 pub use quarantine::{read_quarantine_file, replayable};

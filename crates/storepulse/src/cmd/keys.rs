@@ -15,12 +15,9 @@ pub fn run(cfg: &Config, args: &KeysArgs, json: bool) -> Result<()> {
             if let Some(s) = shop {
                 model::check_shop(s).map_err(|r| anyhow::anyhow!("--shop: {}", r.rule))?;
             }
-            let existing = auth::read_stored(&auth::keys_file(&cfg.data_dir))?;
-            let name = name
-                .clone()
-                .unwrap_or_else(|| format!("key-{}", existing.len() + 1));
-            let key = auth::create_key(&cfg.data_dir, &name, scopes.clone(), shop.clone())
-                .context("creating the key")?;
+            let (name, key) =
+                auth::create_key(&cfg.data_dir, name.as_deref(), scopes.clone(), shop.clone())
+                    .context("creating the key")?;
             let lock = std::sync::Mutex::new(());
             server::audit::append(
                 &server::audit::audit_path(&cfg.data_dir),
