@@ -1,6 +1,6 @@
 //! Lake upkeep: compaction merges a day partition's small files into larger ones (sorted by
-//! `ts`), retention drops day partitions older than a cutoff. Both swap files in one atomic
-//! manifest commit, then delete what the manifest no longer lists.
+//! `ts`) in one atomic manifest commit, then deletes what the manifest no longer lists.
+//! Retention is in `retention.rs`.
 
 use crate::manifest::FileEntry;
 use crate::segment::{count_kinds, kind_column, ts_range, write_parquet, writer_properties};
@@ -171,33 +171,5 @@ impl Store {
                 .map(|c| count_kinds(batch, c))
                 .unwrap_or_default(),
         })
-    }
-
-    /// Drops day partitions (of every table, results included) before `cutoff_dt` (`YYYY-MM-DD`).
-    pub fn drop_before(&mut self, cutoff_dt: &str) -> Result<CompactReport, StoreError> {
-        let mut report = CompactReport::default();
-        let old: Vec<&FileEntry> = self
-            .manifest()
-            .files
-            .iter()
-            .filter(|f| f.dt.as_str() < cutoff_dt)
-            .collect();
-        if old.is_empty() {
-            return Ok(report);
-        }
-        let parts: std::collections::BTreeSet<_> =
-            old.iter().map(|f| (&f.table, &f.shop, &f.dt)).collect();
-        report.partitions_dropped = parts.len();
-        report.rows_dropped = old.iter().map(|f| f.rows).sum();
-        let cutoff = cutoff_dt.to_string();
-        self.manifest_mut_commit(|m| m.files.retain(|f| f.dt >= cutoff))?;
-        Ok(report)
-    }
-
-    /// Applies retention of `days` days relative to today in the lake's zone.
-    pub fn apply_retention(&mut self, days: u32) -> Result<CompactReport, StoreError> {
-        let today = self.config().zone.day_of(collect::now_ms());
-        let cutoff = today - chrono::Days::new(days as u64);
-        self.drop_before(&cutoff.format("%Y-%m-%d").to_string())
     }
 }
