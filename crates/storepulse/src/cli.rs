@@ -349,9 +349,20 @@ pub struct QuarantineFilter {
 /// `storepulse compact`.
 #[derive(Debug, Args)]
 pub struct CompactArgs {
-    /// Also delete day partitions older than this many days (overrides lake.retention_days).
+    /// Also delete day partitions older than this many days (overrides lake.retention_days),
+    /// counted back from today unless --retention-from newest.
     #[arg(long)]
     pub retention_days: Option<u32>,
+    /// What retention days count back from: `now` (today, in the lake's zone) or `newest`
+    /// (the day of the newest event: keeps the last N days of an old history).
+    #[arg(long, default_value = "now", value_parser = ["now", "newest"])]
+    pub retention_from: String,
+    /// Show what compaction and retention would do; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply retention even when it would drop every row of the lake.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `storepulse demo`.

@@ -71,8 +71,11 @@ fn drive(url: &str, key: &str, tag: &str, batch: u64, threads: usize, stop: &Ato
                         match post(&c, url, key, &ids) {
                             Some(200) => l.acked.extend(ids),
                             other => {
-                                *statuses.lock().unwrap().entry(other.unwrap_or(0)).or_default() +=
-                                    1;
+                                *statuses
+                                    .lock()
+                                    .unwrap()
+                                    .entry(other.unwrap_or(0))
+                                    .or_default() += 1;
                                 l.unknown.push(ids);
                                 if other.is_none() {
                                     break;
@@ -103,9 +106,17 @@ fn drive(url: &str, key: &str, tag: &str, batch: u64, threads: usize, stop: &Ato
 fn check(data: &Path, acked: &HashSet<String>, what: &str) -> usize {
     let stored = lake_event_ids(data);
     let mut seen = HashSet::with_capacity(stored.len());
-    let twice: Vec<&String> = stored.iter().filter(|id| !seen.insert(*id)).take(5).collect();
+    let twice: Vec<&String> = stored
+        .iter()
+        .filter(|id| !seen.insert(*id))
+        .take(5)
+        .collect();
     assert!(twice.is_empty(), "{what}: stored twice: {twice:?}");
-    let missing: Vec<&String> = acked.iter().filter(|id| !seen.contains(*id)).take(5).collect();
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|id| !seen.contains(*id))
+        .take(5)
+        .collect();
     assert!(
         missing.is_empty(),
         "{what}: acknowledged but missing ({} acked, {} stored): {missing:?}",
@@ -125,7 +136,10 @@ fn resend(url: &str, key: &str, unknown: Vec<Vec<String>>, acked: &mut HashSet<S
             if st == Some(200) {
                 break;
             }
-            assert!(t.elapsed() < Duration::from_secs(30), "resend kept failing: {st:?}");
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "resend kept failing: {st:?}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         acked.extend(ids);
@@ -186,7 +200,11 @@ fn killed_at_chosen_points_the_server_loses_and_duplicates_nothing() {
             resend(&s.url, &key, ledger.unknown, &mut acked);
             assert!(s.stop(), "clean shutdown after recovery");
             let stored = check(&data, &acked, &crash);
-            assert_eq!(stored, acked.len(), "{crash}: only acknowledged events are stored");
+            assert_eq!(
+                stored,
+                acked.len(),
+                "{crash}: only acknowledged events are stored"
+            );
         }
     }
     eprintln!(
@@ -228,7 +246,7 @@ fn a_retry_answered_200_holds_even_if_the_server_dies_at_once() {
             let c = Client::new();
             let mut ok = false;
             while !first_done.load(Ordering::SeqCst) {
-                if post(&c, &s.url, &key, std::slice::from_ref(&probe)) == Some(200) {
+                if post(&c, &s.url, key, std::slice::from_ref(&probe)) == Some(200) {
                     ok = true;
                     break;
                 }
@@ -329,13 +347,23 @@ fn a_full_disk_refuses_with_503_loses_nothing_and_ingest_resumes_by_itself() {
             break;
         }
     }
-    assert!(refused >= 10, "the disk never filled ({} acked)", acked.len());
-    assert!(saw_unready, "/health reports not ready while the disk is full");
+    assert!(
+        refused >= 10,
+        "the disk never filled ({} acked)",
+        acked.len()
+    );
+    assert!(
+        saw_unready,
+        "/health reports not ready while the disk is full"
+    );
     // Space returns: the server becomes ready by itself and takes everything again.
     std::fs::remove_file(&filler).unwrap();
     let t = Instant::now();
     while health() != 200 {
-        assert!(t.elapsed() < Duration::from_secs(20), "/health never recovered");
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "/health never recovered"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     resend(&s.url, &key, unknown, &mut acked);
