@@ -287,6 +287,21 @@ fn live_results_equal_replay_results_and_reach_sse_api_and_lake() {
         json!([]),
         "a key of shop `other` sees nothing of `default`"
     );
+    assert_eq!(v["status"]["counters"]["events"], 0, "{v}");
+    assert_eq!(v["status"]["shops"], json!({}), "{v}");
+    let (_, all) = get(&c, &format!("{}/v1/live", s.url), &other);
+    for j in all["jobs"].as_array().unwrap() {
+        assert_eq!(
+            j["counters"]["events"], 0,
+            "shop `other` sees no totals of `default`: {j}"
+        );
+        assert_eq!(j["watermarks"], json!({}), "{j}");
+    }
+    let (_, mine) = get(&c, &format!("{}/v1/live/hot-items", s.url), &key);
+    let wm = mine["status"]["shops"]["default"]["watermark"]
+        .as_i64()
+        .unwrap();
+    assert!(wm > 1_500_000_000_000 && wm < 1_600_000_000_000, "{mine}");
     let (st, _) = get(
         &c,
         &format!("{}/v1/live/hot-items?shop=default", s.url),
@@ -312,6 +327,30 @@ fn live_results_equal_replay_results_and_reach_sse_api_and_lake() {
     assert!(s.stop(), "clean shutdown with an open event stream");
     let n = results_rows(&data.join("lake/results"));
     assert_eq!(n, live_rows, "every live emission row is in lake/results");
+
+    // Results are a table of the store: a compaction and a restart (both open the store for
+    // writing and sweep files the manifest does not list) keep every row, and SQL counts them.
+    sp(&data, &["compact"]);
+    assert_eq!(results_rows(&data.join("lake/results")), n, "after compact");
+    let mut s = Server::start(&data, free_port(), &[("STOREPULSE_CONFIG", conf_s)]);
+    assert!(s.stop());
+    sp(&data, &["compact"]);
+    assert_eq!(
+        results_rows(&data.join("lake/results")),
+        n,
+        "after a restart"
+    );
+    let q = sp(
+        &data,
+        &[
+            "query",
+            "select count(*) as n from results",
+            "--format",
+            "json",
+        ],
+    );
+    let v: Value = serde_json::from_slice(&q.stdout).unwrap();
+    assert_eq!(v[0]["n"].as_u64(), Some(n as u64), "{v}");
 }
 
 /// (row, metric) pairs of an emission: what the long-form results table stores.
