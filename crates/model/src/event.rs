@@ -375,7 +375,10 @@ impl Event {
             Ok(f)
         });
         match fields {
-            Ok(Some(f)) => Event::from_fields(f, default_type),
+            Ok(Some(f)) => match f.dup {
+                Some(k) => Err(Reject::duplicate_field(&k)),
+                None => Event::from_fields(f, default_type),
+            },
             Ok(None) => Err(not_an_object()),
             Err(e) => Err(Reject::row(
                 Reason::Malformed,
@@ -542,20 +545,24 @@ impl FieldSource for Map<String, Value> {
 }
 
 /// An event's handful of fields in a small vector: cheaper than a map to build and search.
-/// A repeated key keeps its last value, as `serde_json::Map` does.
-struct SmallFields(Vec<(String, Value)>);
+/// `dup` is the first key named twice (the rest of the object is then read but not kept).
+struct SmallFields {
+    fields: Vec<(String, Value)>,
+    dup: Option<String>,
+}
 
 impl FieldSource for SmallFields {
     fn remove_field(&mut self, k: &str) -> Option<Value> {
-        let i = self.0.iter().position(|(key, _)| key == k)?;
-        Some(self.0.swap_remove(i).1)
+        let i = self.fields.iter().position(|(key, _)| key == k)?;
+        Some(self.fields.swap_remove(i).1)
     }
     fn into_rest(self) -> Map<String, Value> {
-        self.0.into_iter().collect()
+        self.fields.into_iter().collect()
     }
 }
 
-/// Reads a JSON object into [`SmallFields`]; anything else is `None`.
+/// Reads a JSON object into [`SmallFields`]; anything else is `None`. Duplicate keys are found
+/// while reading (the field list is searched anyway), so no line is parsed twice.
 struct SmallFieldsVisitor;
 
 impl<'de> serde::de::Visitor<'de> for SmallFieldsVisitor {
@@ -566,15 +573,24 @@ impl<'de> serde::de::Visitor<'de> for SmallFieldsVisitor {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-        let mut v: Vec<(String, Value)> = Vec::with_capacity(a.size_hint().unwrap_or(10));
+        let mut fields: Vec<(String, Value)> = Vec::with_capacity(a.size_hint().unwrap_or(10));
+        let mut dup = None;
         while let Some(k) = a.next_key::<String>()? {
-            let val: Value = a.next_value()?;
-            match v.iter_mut().find(|(key, _)| *key == k) {
-                Some(slot) => slot.1 = val,
-                None => v.push((k, val)),
+            if dup.is_some() {
+                // Read as a value (not skipped) so that bad JSON is worded as everywhere else.
+                a.next_value::<Value>()?;
+            } else if fields.iter().any(|(key, _)| *key == k) {
+                a.next_value::<Value>()?;
+                dup = Some(k);
+            } else if k == "props" {
+                let v = a.next_value_seed(PropsSeed(&mut dup))?;
+                fields.push((k, v));
+            } else {
+                let v: Value = a.next_value()?;
+                fields.push((k, v));
             }
         }
-        Ok(Some(SmallFields(v)))
+        Ok(Some(SmallFields { fields, dup }))
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
@@ -599,6 +615,67 @@ impl<'de> serde::de::Visitor<'de> for SmallFieldsVisitor {
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(None)
+    }
+}
+
+/// Reads `props` as a `Value`, noting a key its object names twice as `props.<key>`.
+struct PropsSeed<'a>(&'a mut Option<String>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for PropsSeed<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for PropsSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut m = Map::new();
+        while let Some(k) = a.next_key::<String>()? {
+            let v: Value = a.next_value()?;
+            if m.contains_key(&k) {
+                self.0.get_or_insert_with(|| format!("props.{k}"));
+            } else {
+                m.insert(k, v);
+            }
+        }
+        Ok(Value::Object(m))
+    }
+
+    // Anything but an object is kept as the `Value` it is, for `from_fields` to refuse.
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut v = Vec::new();
+        while let Some(x) = a.next_element::<Value>()? {
+            v.push(x);
+        }
+        Ok(Value::Array(v))
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_string()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
     }
 }
 
@@ -813,6 +890,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_key_named_twice_rejects_the_row_and_names_the_key() {
+        let dup = |t: &str| Event::from_json_slice(t.as_bytes(), None).map(|_| ());
+        let base = r#""type":"behavior","ts":1511658000,"item_id":2,"action":"pv""#;
+        let r = dup(&format!(r#"{{{base},"user_id":1,"user_id":2}}"#)).unwrap_err();
+        assert_eq!(
+            (r.reason, r.field.as_deref()),
+            (Reason::DuplicateField, Some("user_id"))
+        );
+        assert_eq!(r.reason.code(), "duplicate_field");
+        // An escaped spelling is the same key; the first repeated key is the one named.
+        let r = dup(&format!(
+            r#"{{{base},"user_id":1,"x":1,"user\u005fid":2,"x":3}}"#
+        ));
+        assert_eq!(r.unwrap_err().field.as_deref(), Some("user_id"));
+        let r = dup(&format!(
+            r#"{{{base},"user_id":1,"props":{{"c":"red","c":"blue"}}}}"#
+        ));
+        assert_eq!(r.unwrap_err().field.as_deref(), Some("props.c"));
+        // The same name at two levels is no duplicate; bad JSON after a duplicate is malformed.
+        dup(&format!(
+            r#"{{{base},"user_id":1,"c":1,"props":{{"c":2,"d":{{"c":3}}}}}}"#
+        ))
+        .unwrap();
+        let r = dup(&format!(r#"{{{base},"user_id":1,"user_id":2,"#)).unwrap_err();
+        assert_eq!(r.reason, Reason::Malformed);
+    }
+
     /// The reference path: a `Value` first, then [`Event::from_json`] (errors as the NDJSON
     /// parser words them).
     fn via_value(bytes: &[u8]) -> Result<Event, Reject> {
@@ -877,10 +982,17 @@ mod tests {
             if wrap == 0 {
                 text = format!("[{text}]");
             }
+            let complete = wrap != 0 && cut.is_none_or(|c| c >= text.len());
             if let Some(c) = cut {
                 text.truncate(c.min(text.len()));
             }
-            let a = via_value(text.as_bytes());
+            // A `Value` keeps the last of repeated keys; the direct parse refuses the row.
+            let seen = |i: usize| fields[..i].iter().any(|(k, _)| *k == fields[i].0);
+            let dup = (0..fields.len()).find(|&i| seen(i)).filter(|_| complete);
+            let a = match dup {
+                Some(i) => Err(Reject::duplicate_field(fields[i].0)),
+                None => via_value(text.as_bytes()),
+            };
             let b = Event::from_json_slice(text.as_bytes(), None);
             proptest::prop_assert_eq!(a, b, "{}", text);
         }

@@ -27,6 +27,8 @@ pub enum Reason {
     Malformed,
     /// An event with the same `event_id` was already accepted for this shop.
     Duplicate,
+    /// A JSON event object names the same key twice (which value was meant is unknowable).
+    DuplicateField,
 }
 
 impl Reason {
@@ -43,11 +45,12 @@ impl Reason {
             Reason::BadValue => "bad_value",
             Reason::Malformed => "malformed",
             Reason::Duplicate => "duplicate",
+            Reason::DuplicateField => "duplicate_field",
         }
     }
 
     /// Every reason, for listings and help text.
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 11] = [
         Reason::ColumnCount,
         Reason::BadNumber,
         Reason::BadTimestamp,
@@ -58,6 +61,7 @@ impl Reason {
         Reason::BadValue,
         Reason::Malformed,
         Reason::Duplicate,
+        Reason::DuplicateField,
     ];
 
     /// Looks a code up (`"bad_number"` → [`Reason::BadNumber`]).
@@ -103,6 +107,18 @@ impl Reject {
             field: None,
             value: None,
             rule: rule.into(),
+        }
+    }
+
+    /// A key a JSON object names more than once (`props.k` for a key of `props`).
+    pub fn duplicate_field(field: &str) -> Reject {
+        Reject {
+            reason: Reason::DuplicateField,
+            field: Some(field.to_string()),
+            value: None,
+            rule: format!(
+                "the key {field} appears more than once in the event object; name each key once"
+            ),
         }
     }
 
