@@ -25,8 +25,12 @@ pub struct ItemRecord {
 pub struct ParsedChunk {
     /// 1-based number of the first record this chunk covers.
     pub first_record: u64,
-    /// How many source records (lines) it covers, good and bad.
+    /// How many source records (lines) it covers, good and bad: the unit of
+    /// `first_record` and of a resume point.
     pub records: u64,
+    /// Of `records`, the lines that are no row of their own: a CSV header, the continuation
+    /// lines of a record with a quoted line break.
+    pub non_records: u64,
     /// Decompressed bytes it covers.
     pub bytes: u64,
     /// Valid events.
@@ -59,6 +63,13 @@ pub struct IdRow {
     pub raw: Vec<u8>,
 }
 
+impl ParsedChunk {
+    /// Rows read: the records that are rows (blank lines included), not headers.
+    pub fn rows_read(&self) -> u64 {
+        self.records - self.non_records
+    }
+}
+
 /// Builds one [`ParsedChunk`].
 pub struct ChunkBuilder<'a> {
     source: &'a str,
@@ -86,6 +97,7 @@ impl<'a> ChunkBuilder<'a> {
             chunk: ParsedChunk {
                 first_record,
                 records: 0,
+                non_records: 0,
                 bytes: 0,
                 batch: EventBatch::new(),
                 rejects: Vec::new(),
@@ -200,9 +212,11 @@ impl<'a> ChunkBuilder<'a> {
         self.chunk.items.push(item);
     }
 
-    /// Counts a record that needs no parsing (a header).
+    /// Counts a line that is no row (a header, a continuation line): it moves the record
+    /// numbering on but is not a row read.
     pub fn skip(&mut self, raw_len: usize) {
         self.chunk.records += 1;
+        self.chunk.non_records += 1;
         self.chunk.bytes += raw_len as u64 + 1;
     }
 

@@ -32,6 +32,8 @@ mod chunk;
 mod columns;
 mod format;
 pub mod formats;
+mod gz;
+mod identity;
 mod pipeline;
 mod quarantine;
 pub mod source;

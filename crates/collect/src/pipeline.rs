@@ -78,10 +78,11 @@ pub enum CollectError {
     },
 }
 
-/// A parsed chunk with its sequence number, or the end of input with the number of chunks sent.
+/// A parsed chunk with its sequence number, or the end of input with the number of chunks sent
+/// (and, if the input broke off, the error, to be handed out after those chunks).
 enum Item {
     Chunk(u64, ParsedChunk),
-    End(u64),
+    End(u64, Option<CollectError>),
 }
 
 type Msg = Result<Item, CollectError>;
@@ -92,6 +93,8 @@ pub struct ChunkStream {
     pending: BTreeMap<u64, ParsedChunk>,
     next: u64,
     total: Option<u64>,
+    /// Why the input broke off, once every chunk before the break is out.
+    broken: Option<CollectError>,
     failed: bool,
     source_name: String,
 }
@@ -104,7 +107,7 @@ impl Iterator for ChunkStream {
         }
         loop {
             if self.total == Some(self.next) {
-                return None;
+                return self.broken.take().map(Err);
             }
             if let Some(c) = self.pending.remove(&self.next) {
                 self.next += 1;
@@ -114,12 +117,15 @@ impl Iterator for ChunkStream {
                 Ok(Ok(Item::Chunk(seq, c))) => {
                     self.pending.insert(seq, c);
                 }
-                Ok(Ok(Item::End(n))) => self.total = Some(n),
+                Ok(Ok(Item::End(n, broken))) => {
+                    self.total = Some(n);
+                    self.broken = broken;
+                }
                 Ok(Err(e)) => {
                     self.failed = true;
                     return Some(Err(e));
                 }
-                Err(_) if self.total == Some(self.next) => return None,
+                Err(_) if self.total == Some(self.next) => return self.broken.take().map(Err),
                 Err(_) => {
                     // Every sender is gone but chunks are missing: a thread panicked.
                     self.failed = true;
@@ -146,6 +152,12 @@ pub fn parse(opened: Opened, opts: ParseOptions) -> ChunkStream {
     let name: Arc<str> = opened.name.clone().into();
     let opened_name = opened.name.clone();
     let mut reader = BufReader::with_capacity(1 << 20, opened.reader);
+    // A UTF-8 byte order mark is no part of the first row (offsets still count it).
+    let base = if opts.format != Format::Parquet && skip_bom(&mut reader) {
+        BOM.len() as u64
+    } else {
+        0
+    };
     let json_array = opts.format == Format::Ndjson && starts_with_bracket(&mut reader);
     if opts.format.is_line_based() && !json_array {
         let (work_tx, work_rx) = bounded::<Block>(threads * 2);
@@ -162,14 +174,12 @@ pub fn parse(opened: Opened, opts: ParseOptions) -> ChunkStream {
             });
         }
         thread::spawn(move || {
-            let msg = match cut_blocks(reader, &opts, work_tx) {
-                Ok(blocks) => Ok(Item::End(blocks)),
-                Err(err) => Err(CollectError::Io {
-                    source_name: name.to_string(),
-                    err,
-                }),
-            };
-            let _ = tx.send(msg);
+            let (blocks, err) = cut_blocks(reader, &opts, work_tx, base);
+            let err = err.map(|err| CollectError::Io {
+                source_name: name.to_string(),
+                err,
+            });
+            let _ = tx.send(Ok(Item::End(blocks, err)));
         });
     } else {
         thread::spawn(move || {
@@ -184,9 +194,20 @@ pub fn parse(opened: Opened, opts: ParseOptions) -> ChunkStream {
             } else {
                 opts.format.into()
             };
-            let result =
-                crate::formats::records::read(format, Box::new(reader), &opts, &name, &mut emit);
-            let msg = result.map(|()| Item::End(seq));
+            let result = crate::formats::records::read(
+                format,
+                Box::new(reader),
+                &opts,
+                &name,
+                base,
+                &mut emit,
+            );
+            // An input that broke off mid-way: the chunks before the break count.
+            let msg = match result {
+                Ok(()) => Ok(Item::End(seq, None)),
+                Err(e @ CollectError::Io { .. }) => Ok(Item::End(seq, Some(e))),
+                Err(e) => Err(e),
+            };
             let _ = tx.send(msg);
         });
     }
@@ -195,9 +216,24 @@ pub fn parse(opened: Opened, opts: ParseOptions) -> ChunkStream {
         pending: BTreeMap::new(),
         next: 0,
         total: None,
+        broken: None,
         failed: false,
         source_name: opened_name,
     }
+}
+
+/// The UTF-8 byte order mark.
+pub(crate) const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// Consumes a byte order mark at the start of the input; true if there was one.
+fn skip_bom<R: Read>(r: &mut BufReader<R>) -> bool {
+    // A read error is left for the parser to meet (and report).
+    let Ok(buf) = r.fill_buf() else { return false };
+    if buf.starts_with(BOM) {
+        r.consume(BOM.len());
+        return true;
+    }
+    false
 }
 
 fn starts_with_bracket<R: Read>(r: &mut BufReader<R>) -> bool {
@@ -226,14 +262,35 @@ struct Block {
     oversized: bool,
 }
 
-fn cut_blocks(mut r: impl BufRead, opts: &ParseOptions, tx: Sender<Block>) -> std::io::Result<u64> {
-    let (mut seq, mut line, mut offset) = (0u64, 1u64, 0u64);
+/// Cuts the input into blocks; returns how many were sent and, if reading failed, the error
+/// (after sending every complete line read before it).
+fn cut_blocks(
+    r: impl BufRead,
+    opts: &ParseOptions,
+    tx: Sender<Block>,
+    base: u64,
+) -> (u64, Option<std::io::Error>) {
+    let mut seq = 0u64;
+    match cut_blocks_inner(r, opts, &tx, base, &mut seq) {
+        Ok(()) => (seq, None),
+        Err(e) => (seq, Some(e)),
+    }
+}
+
+fn cut_blocks_inner(
+    mut r: impl BufRead,
+    opts: &ParseOptions,
+    tx: &Sender<Block>,
+    base: u64,
+    seq: &mut u64,
+) -> std::io::Result<()> {
+    let (mut line, mut offset) = (1u64, base);
     // Resume: read past records already imported.
     while line <= opts.skip_records {
         let mut skipped = Vec::new();
         let n = r.read_until(b'\n', &mut skipped)?;
         if n == 0 {
-            return Ok(seq);
+            return Ok(());
         }
         offset += n as u64;
         line += 1;
@@ -245,17 +302,40 @@ fn cut_blocks(mut r: impl BufRead, opts: &ParseOptions, tx: Sender<Block>) -> st
         let start = data.len();
         data.resize(start + want, 0);
         let mut filled = start;
+        let mut failed = None;
         while filled < data.len() {
-            let k = r.read(&mut data[filled..])?;
-            if k == 0 {
-                break;
+            match r.read(&mut data[filled..]) {
+                Ok(0) => break,
+                Ok(k) => filled += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
             }
-            filled += k;
         }
         data.truncate(filled);
+        if let Some(e) = failed {
+            // The input broke off: send the complete lines; a partial last line is not a row.
+            let end = memchr::memrchr(b'\n', &data).map_or(0, |p| p + 1);
+            data.truncate(end);
+            if !data.is_empty() {
+                let block = Block {
+                    seq: *seq,
+                    first_line: line,
+                    offset,
+                    data,
+                    oversized: false,
+                };
+                if tx.send(block).is_ok() {
+                    *seq += 1;
+                }
+            }
+            return Err(e);
+        }
         let eof = filled < start + want;
         if data.is_empty() {
-            return Ok(seq);
+            return Ok(());
         }
         let cut = if eof {
             Some(data.len())
@@ -287,7 +367,7 @@ fn cut_blocks(mut r: impl BufRead, opts: &ParseOptions, tx: Sender<Block>) -> st
         let len = data.len() as u64;
         if tx
             .send(Block {
-                seq,
+                seq: *seq,
                 first_line: line,
                 offset,
                 data,
@@ -295,13 +375,13 @@ fn cut_blocks(mut r: impl BufRead, opts: &ParseOptions, tx: Sender<Block>) -> st
             })
             .is_err()
         {
-            return Ok(seq);
+            return Ok(());
         }
-        seq += 1;
+        *seq += 1;
         line += lines;
         offset += len;
         if eof && carry.is_empty() {
-            return Ok(seq);
+            return Ok(());
         }
     }
 }

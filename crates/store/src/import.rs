@@ -1,6 +1,11 @@
 //! The import driver: parsed chunks (in input order) → dedup → parallel Parquet encoding →
 //! in-order commits. Each commit records how many source records are durably handled, so a
 //! re-run after a crash resumes exactly there: nothing acknowledged is lost or duplicated.
+//!
+//! Progress is keyed by the fingerprint of the decompressed content, so a file and its `.gz`
+//! are one input. An input that breaks off (a truncated or corrupt `.gz`) has every row before
+//! the break committed, then fails; a broken `.gz` also records its decoded content's hash, so
+//! the repaired file (which starts with that content) resumes after the last stored record.
 
 use crate::manifest::ImportProgress;
 use crate::store::{Prepared, Store, StoreError};
@@ -9,6 +14,7 @@ use collect::{
 };
 use crossbeam_channel::{bounded, unbounded};
 use model::{DEFAULT_SHOP, Reason};
+use source::Identity;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,7 +46,7 @@ impl Default for ImportConfig {
 pub struct ImportReport {
     /// Source name.
     pub source: String,
-    /// Records (lines) read in this run.
+    /// Rows read in this run (a CSV header is none; a blank line is one).
     pub records: u64,
     /// Events stored.
     pub imported: u64,
@@ -88,6 +94,54 @@ pub enum ImportError {
     /// The input could not be opened.
     #[error("{0}")]
     Open(std::io::Error),
+    /// The input broke off; every row before the break was committed.
+    #[error("{0}")]
+    Broken(Box<Broken>),
+}
+
+/// An import that stopped where its input broke off (a truncated or corrupt `.gz`, a read
+/// error), after committing every row before the break.
+#[derive(Debug)]
+pub struct Broken {
+    /// What this run did.
+    pub report: ImportReport,
+    /// Records durably handled in all runs: the resume point.
+    pub records: u64,
+    /// Why reading stopped.
+    pub cause: CollectError,
+    /// Whether progress was recorded (not for stdin), so a re-run resumes.
+    pub resumable: bool,
+}
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = &self.report;
+        write!(
+            f,
+            "{} broke off after record {}: {}. Every row before the break is stored: {} imported and {} quarantined in this run",
+            r.source,
+            self.records,
+            self.cause,
+            r.imported,
+            r.quarantined_total()
+        )?;
+        if r.resumed_from > 0 {
+            write!(f, " (records 1 to {} in earlier runs)", r.resumed_from)?;
+        }
+        if self.resumable {
+            write!(
+                f,
+                ". Repair or re-download the file and import it again: the import recognises it and resumes after record {}, so no row is stored twice",
+                self.records
+            )
+        } else {
+            write!(
+                f,
+                ". stdin keeps no resume point: importing the repaired data again would store these rows twice, so import only what follows record {}",
+                self.records
+            )
+        }
+    }
 }
 
 struct Job {
@@ -108,14 +162,18 @@ pub fn run(
     progress: &Progress,
 ) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
+    let ident = match input {
+        Input::Path(p) => Some(source::identify(p).map_err(ImportError::Open)?),
+        Input::Stdin => None,
+    };
     let opened = source::open(input).map_err(ImportError::Open)?;
     let mut report = ImportReport {
         source: opened.name.clone(),
         ..Default::default()
     };
-    let fingerprint = opened.fingerprint.clone();
-    if let (Some(fp), false) = (&fingerprint, cfg.force)
-        && let Some(p) = store.import_progress(fp)
+    let fingerprint = ident.as_ref().map(|i| i.fingerprint.clone());
+    if let (Some(id), Input::Path(path), false) = (&ident, input, cfg.force)
+        && let Some(p) = known_progress(store, id, path)?
     {
         if p.complete {
             report.already_imported = true;
@@ -145,8 +203,9 @@ pub fn run(
         shop,
         fingerprint,
     };
+    let (source_name, format) = (meta.source.clone(), meta.format.clone());
     let stream = collect::parse(opened, opts.clone());
-    run_stream(
+    let r = run_stream(
         store,
         stream,
         meta,
@@ -155,7 +214,75 @@ pub fn run(
         Some(bytes),
         report,
         started,
-    )
+    );
+    if let (
+        Err(ImportError::Broken(b)),
+        Some(Identity {
+            size,
+            hash: Some(hash),
+            ..
+        }),
+    ) = (&r, &ident)
+    {
+        let p = ImportProgress {
+            source: source_name,
+            format,
+            records: b.records,
+            complete: false,
+        };
+        let entry = Some((prefix_key(*size, *hash), p));
+        store.commit(
+            Prepared::default(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            entry,
+        )?;
+    }
+    r
+}
+
+/// The key of a broken input's progress, found again by a file that starts with its content.
+fn prefix_key(len: u64, hash: u128) -> String {
+    format!("prefix-{len}-{hash:032x}")
+}
+
+/// What an earlier run recorded for this content: under its fingerprint, under the raw-bytes
+/// fingerprint of earlier versions, or (for a repaired file) under the decoded content of a
+/// broken input it starts with.
+fn known_progress(
+    store: &Store,
+    id: &Identity,
+    path: &std::path::Path,
+) -> Result<Option<ImportProgress>, ImportError> {
+    let imports = &store.manifest().imports;
+    if let Some(p) = imports
+        .get(&id.fingerprint)
+        .or_else(|| imports.get(&id.legacy))
+    {
+        return Ok(Some(p.clone()));
+    }
+    let prefixes: Vec<(u64, u128, &ImportProgress)> = imports
+        .iter()
+        .filter_map(|(k, p)| {
+            let (len, hash) = k.strip_prefix("prefix-")?.split_once('-')?;
+            let len: u64 = len.parse().ok()?;
+            let hash = u128::from_str_radix(hash, 16).ok()?;
+            (len <= id.size).then_some((len, hash, p))
+        })
+        .collect();
+    if prefixes.is_empty() {
+        return Ok(None);
+    }
+    let lens: Vec<u64> = prefixes.iter().map(|x| x.0).collect();
+    let hashes = source::prefix_hashes(path, &lens).map_err(ImportError::Open)?;
+    Ok(prefixes
+        .iter()
+        .zip(hashes)
+        .filter(|(x, h)| *h == Some(x.1))
+        .map(|(x, _)| x.2)
+        .max_by_key(|p| p.records)
+        .cloned())
 }
 
 /// Describes a chunk stream for [`run_stream`].
@@ -229,9 +356,15 @@ pub fn run_stream(
     let mut seq = 0u64;
     let mut records_end = report.resumed_from;
     let mut result: Result<(), ImportError> = Ok(());
+    let mut broken = None;
     for chunk in stream {
         let mut chunk = match chunk {
             Ok(c) => c,
+            // The input broke off: what came before is committed below, then the import fails.
+            Err(e @ CollectError::Io { .. }) => {
+                broken = Some(e);
+                break;
+            }
             Err(e) => {
                 result = Err(e.into());
                 break;
@@ -243,7 +376,7 @@ pub fn run_stream(
                 .store(b.load(Ordering::Relaxed), Ordering::Relaxed);
         }
         records_end = chunk.first_record - 1 + chunk.records;
-        report.records += chunk.records;
+        report.records += chunk.rows_read();
         pending.items.append(&mut chunk.items);
         pending.keys.append(&mut chunk.batch.keys);
         let (tables, rejects) = match store.dedup(chunk, &source_name, &format) {
@@ -283,6 +416,16 @@ pub fn run_stream(
         let _ = h.join();
     }
     result?;
+    if let Some(cause) = broken {
+        report.elapsed = started.elapsed();
+        let resumable = committer.fingerprint.is_some();
+        return Err(ImportError::Broken(Box::new(Broken {
+            report,
+            records: records_end,
+            cause,
+            resumable,
+        })));
+    }
     // Mark the source complete only after its last batch is durable.
     if let Some(fp) = &committer.fingerprint {
         let p = ImportProgress {

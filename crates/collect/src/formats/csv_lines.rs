@@ -81,11 +81,12 @@ fn strip_cr(b: &[u8]) -> &[u8] {
 }
 
 impl<R: BufRead> CsvLines<R> {
-    pub(crate) fn new(src: R) -> Self {
+    /// Reads `src`, whose first byte sits at stream offset `base`.
+    pub(crate) fn new(src: R, base: u64) -> Self {
         CsvLines {
             src,
             next_line: 1,
-            next_offset: 0,
+            next_offset: base,
             pending: VecDeque::new(),
             core: ReaderBuilder::new()
                 .terminator(Terminator::Any(b'\n'))
@@ -298,7 +299,7 @@ mod tests {
     use super::*;
 
     fn rows(input: &str, cols: Option<usize>) -> Vec<(u64, u64, RowKind, Vec<String>)> {
-        let mut r = CsvLines::new(std::io::Cursor::new(input.as_bytes().to_vec()));
+        let mut r = CsvLines::new(std::io::Cursor::new(input.as_bytes().to_vec()), 0);
         r.expected_cols = cols;
         let mut v = Vec::new();
         while let Some(m) = r.next_row().unwrap() {
@@ -349,7 +350,7 @@ mod tests {
     fn a_stray_quote_on_every_line_quarantines_each_alone_in_linear_work() {
         let n = 150_000u64;
         let input = "a,\"x\n".repeat(n as usize);
-        let mut r = CsvLines::new(std::io::Cursor::new(input.into_bytes()));
+        let mut r = CsvLines::new(std::io::Cursor::new(input.into_bytes()), 0);
         r.expected_cols = Some(2);
         let mut rows = 0;
         while let Some(m) = r.next_row().unwrap() {

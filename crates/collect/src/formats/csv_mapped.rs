@@ -168,7 +168,7 @@ pub(crate) fn read(
 ) -> Result<(), CollectError> {
     let (source, format) = (sink.source, sink.format);
     let fail = |m: String| format_error(source, format, m);
-    let mut lines = CsvLines::new(reader);
+    let mut lines = CsvLines::new(reader, sink.base);
     let (columns, targets) = loop {
         let Some(m) = lines.next_row().map_err(|e| io_error(source, e))? else {
             return Err(fail(format!(

@@ -18,7 +18,7 @@ pub(crate) fn read(
     sink: &mut Sink<'_>,
 ) -> Result<(), CollectError> {
     let (source, format) = (sink.source, sink.format);
-    let mut sc = Scanner::new(reader);
+    let mut sc = Scanner::new(reader, sink.base);
     if !sc.open().map_err(|e| io_error(source, e))? {
         return Err(format_error(
             source,

@@ -67,12 +67,13 @@ fn is_token(c: u8) -> bool {
 }
 
 impl<R: Read> Scanner<R> {
-    pub(crate) fn new(src: R) -> Self {
+    /// Scans `src`, whose first byte sits at stream offset `base`.
+    pub(crate) fn new(src: R, base: u64) -> Self {
         Scanner {
             src,
             buf: Vec::new(),
             pos: 0,
-            offset: 0,
+            offset: base,
             eof: false,
             elem: Vec::new(),
             oversized: false,
@@ -392,7 +393,7 @@ mod tests {
     use super::*;
 
     fn scan(s: &str) -> Vec<(u64, String, bool)> {
-        let mut sc = Scanner::new(s.as_bytes());
+        let mut sc = Scanner::new(s.as_bytes(), 0);
         assert!(sc.open().unwrap());
         let mut v = Vec::new();
         while let Some((off, k)) = sc.next_item().unwrap() {

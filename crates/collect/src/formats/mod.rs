@@ -39,6 +39,8 @@ pub struct LineOptions {
 /// Parses one line (without its newline) of a line-based format.
 pub fn parse_line(format: Format, line: &[u8], opts: &LineOptions) -> Result<Parsed, Reject> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
+    // A byte order mark inside a file: where two files with one were concatenated.
+    let line = line.strip_prefix(crate::pipeline::BOM).unwrap_or(line);
     if line.iter().all(|c| c.is_ascii_whitespace()) {
         return Ok(Parsed::Skip);
     }

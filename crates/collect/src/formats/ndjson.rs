@@ -11,8 +11,10 @@ pub fn parse(line: &[u8], opts: &LineOptions) -> Result<Parsed, Reject> {
     Ok(Parsed::Event(Box::new(parse_event(line, opts)?)))
 }
 
-/// Parses one JSON event; the import's shop applies when the event names none.
+/// Parses one JSON event; the import's shop applies when the event names none. A leading
+/// byte order mark (the first row of a body saved by some editors) is ignored.
 pub fn parse_event(bytes: &[u8], opts: &LineOptions) -> Result<Event, Reject> {
+    let bytes = bytes.strip_prefix(crate::pipeline::BOM).unwrap_or(bytes);
     check_depth(bytes)?;
     let mut e = Event::from_json_slice(bytes, None)?;
     if e.shop.is_none() {

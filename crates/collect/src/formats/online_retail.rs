@@ -100,7 +100,7 @@ pub(crate) fn read(
     sink: &mut Sink<'_>,
 ) -> Result<(), CollectError> {
     let (source, format) = (sink.source, sink.format);
-    let mut lines = CsvLines::new(reader);
+    let mut lines = CsvLines::new(reader, sink.base);
     let layout = loop {
         let Some(m) = lines.next_row().map_err(|e| io_error(source, e))? else {
             return Err(format_error(

@@ -72,26 +72,30 @@ impl From<Format> for RecordFormat {
 }
 
 /// Reads a record-format input, calling `emit` per chunk; stops early when `emit` returns false.
+/// `base` is the stream offset of the reader's first byte (past a byte order mark). When the
+/// input breaks off, the records read before the break are emitted before the error returns.
 pub fn read(
     format: RecordFormat,
     reader: Box<dyn Read + Send>,
     opts: &ParseOptions,
     source: &str,
+    base: u64,
     emit: &mut dyn FnMut(ParsedChunk) -> bool,
 ) -> Result<(), CollectError> {
     // One instant for the whole import, so every row is judged against the same upper bound.
     let rules = opts.line.rules.pinned();
     let shop = opts.line.shop.as_deref().unwrap_or(DEFAULT_SHOP);
     let mut sink = Sink::new(source, opts.format.name(), shop, &rules, opts, emit);
+    sink.base = base;
     let reader = BufReader::with_capacity(1 << 16, reader);
-    match format {
-        RecordFormat::OnlineRetail => super::online_retail::read(reader, opts, &mut sink)?,
-        RecordFormat::Csv => super::csv_mapped::read(reader, opts, &mut sink)?,
-        RecordFormat::JsonArray => super::json_array::read(reader, opts, &mut sink)?,
-        RecordFormat::Parquet => super::parquet_in::read(reader, opts, &mut sink)?,
-    }
+    let r = match format {
+        RecordFormat::OnlineRetail => super::online_retail::read(reader, opts, &mut sink),
+        RecordFormat::Csv => super::csv_mapped::read(reader, opts, &mut sink),
+        RecordFormat::JsonArray => super::json_array::read(reader, opts, &mut sink),
+        RecordFormat::Parquet => super::parquet_in::read(reader, opts, &mut sink),
+    };
     sink.finish();
-    Ok(())
+    r
 }
 
 /// An I/O error while reading `source`.
@@ -116,6 +120,8 @@ pub(crate) struct Sink<'a> {
     pub(crate) source: &'a str,
     pub(crate) format: &'static str,
     pub(crate) shop: &'a str,
+    /// Stream offset of the first byte the reader sees.
+    pub(crate) base: u64,
     rules: &'a Rules,
     chunk_rows: u64,
     skip: u64,
@@ -142,6 +148,7 @@ impl<'a> Sink<'a> {
             source,
             format,
             shop,
+            base: 0,
             rules,
             chunk_rows: opts.records.chunk_rows.max(1) as u64,
             skip: opts.skip_records,
