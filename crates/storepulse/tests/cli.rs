@@ -257,3 +257,254 @@ print(json.dumps({"by_action": [list(r) for r in rows], "total": list(total)}))
     assert_eq!(rows.iter().map(|r| r[3].as_i64().unwrap()).min(), Some(min));
     assert_eq!(rows.iter().map(|r| r[4].as_i64().unwrap()).max(), Some(max));
 }
+
+// ---- Input edges: byte order marks, duplicate keys, broken .gz, all-rejected imports,
+// ---- content fingerprints and CSV headers.
+
+/// Runs the binary and requires it to fail; returns its stderr.
+fn sp_err(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_storepulse"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("STOREPULSE_CONFIG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "storepulse {args:?} should fail: {err}"
+    );
+    err
+}
+
+/// Rows stored in the lake, all tables.
+fn stored_rows(data: &Path) -> u64 {
+    let s = json(&sp(data, &["--json", "stats"]));
+    s["tables"]
+        .as_object()
+        .map_or(0, |ts| ts.values().filter_map(|t| t["rows"].as_u64()).sum())
+}
+
+fn gzip(bytes: &[u8], level: u32) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn import_json(data: &Path, file: &Path, format: &str) -> serde_json::Value {
+    let r = json(&sp(
+        data,
+        &[
+            "--json",
+            "import",
+            file.to_str().unwrap(),
+            "--format",
+            format,
+            "-q",
+        ],
+    ));
+    r[0].clone()
+}
+
+fn login_row(user: u32) -> String {
+    format!(r#"{{"type":"login","ts":1558430815,"user_id":{user},"result":"fail"}}"#)
+}
+
+#[test]
+fn a_byte_order_mark_does_not_cost_the_first_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let nd = dir.path().join("e.ndjson");
+    let rows: Vec<String> = (1..=3).map(login_row).collect();
+    std::fs::write(&nd, format!("\u{feff}{}\n", rows.join("\n"))).unwrap();
+    let r = import_json(&data, &nd, "ndjson");
+    assert_eq!(
+        (&r["imported"], &r["quarantined"]),
+        (&3.into(), &serde_json::json!({}))
+    );
+    let csv = dir.path().join("ub.csv.gz");
+    std::fs::write(
+        &csv,
+        gzip(
+            b"\xef\xbb\xbf1,2,3,pv,1511658000\n4,5,6,buy,1511658001\n",
+            6,
+        ),
+    )
+    .unwrap();
+    let r = import_json(&data, &csv, "taobao");
+    assert_eq!(
+        (&r["imported"], &r["quarantined"]),
+        (&2.into(), &serde_json::json!({}))
+    );
+}
+
+#[test]
+fn a_key_named_twice_is_quarantined_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let nd = dir.path().join("e.ndjson");
+    let dup = r#"{"type":"login","ts":1558430815,"user_id":3,"result":"fail","result":"success"}"#;
+    std::fs::write(&nd, format!("{}\n{dup}\n{}\n", login_row(1), login_row(2))).unwrap();
+    let r = import_json(&data, &nd, "ndjson");
+    assert_eq!(r["imported"], 2);
+    assert_eq!(r["quarantined"], serde_json::json!({"duplicate_field": 1}));
+    let q = json(&sp(
+        &data,
+        &[
+            "--json",
+            "quarantine",
+            "list",
+            "--reason",
+            "duplicate_field",
+        ],
+    ));
+    assert_eq!(
+        (q[0]["line"].as_u64(), q[0]["raw"].as_str()),
+        (Some(2), Some(dup))
+    );
+    assert!(q.to_string().contains("result"), "{q}");
+}
+
+#[test]
+fn a_truncated_gz_stores_what_decodes_fails_loudly_and_the_repaired_file_resumes() {
+    let Some(ds) = datasets() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ub = std::fs::read(ds.join("taobao_userbehavior/UserBehavior.csv")).unwrap();
+    let whole = gzip(&ub, 6);
+    let gz = dir.path().join("ub.csv.gz");
+    std::fs::write(&gz, &whole[..whole.len() / 2]).unwrap();
+    let args = ["import", gz.to_str().unwrap(), "--format", "taobao", "-q"];
+    let err = sp_err(&data, &args);
+    assert!(
+        err.contains("truncated") && err.contains("broke off after record"),
+        "{err}"
+    );
+    assert!(err.contains("resumes after record"), "{err}");
+    let at: u64 = err
+        .split("broke off after record ")
+        .nth(1)
+        .and_then(|t| t.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no record number in {err}"));
+    assert!(at > 10_000 && at < 110_300, "{at}");
+    assert!(err.contains(&format!("{at} imported")), "{err}");
+    assert_eq!(stored_rows(&data), at, "every complete row before the cut");
+    // The same broken file again: nothing new, the same loud failure.
+    assert!(sp_err(&data, &args).contains(&format!("broke off after record {at}")));
+    assert_eq!(stored_rows(&data), at);
+
+    // The repaired file resumes after the last stored row: nothing twice.
+    std::fs::write(&gz, &whole).unwrap();
+    let r = import_json(&data, &gz, "taobao");
+    assert_eq!(
+        (r["resumed_from"].as_u64(), r["imported"].as_u64()),
+        (Some(at), Some(110_300 - at))
+    );
+    assert_eq!(stored_rows(&data), 110_300);
+    assert_eq!(import_json(&data, &gz, "taobao")["already_imported"], true);
+
+    // Trailing garbage: every row is stored, then the import fails; without it, it completes.
+    let data2 = dir.path().join("data2");
+    let tail = dir.path().join("tail.csv.gz");
+    std::fs::write(&tail, [whole.as_slice(), b"garbage!"].concat()).unwrap();
+    let err = sp_err(
+        &data2,
+        &["import", tail.to_str().unwrap(), "--format", "taobao"],
+    );
+    assert!(
+        err.contains("8 bytes that are not gzip follow the last complete gzip member"),
+        "{err}"
+    );
+    assert!(err.contains("110300 imported"), "{err}");
+    assert_eq!(stored_rows(&data2), 110_300);
+    std::fs::write(&tail, &whole).unwrap();
+    let r = import_json(&data2, &tail, "taobao");
+    assert_eq!(
+        (r["resumed_from"].as_u64(), r["imported"].as_u64()),
+        (Some(110_300), Some(0))
+    );
+    assert_eq!(stored_rows(&data2), 110_300);
+}
+
+#[test]
+fn an_import_that_rejects_every_row_fails_and_keeps_the_quarantine() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "1,2,3,pv,yesterday\nx,y\n1,2,3,pv,soon\n").unwrap();
+    let err = sp_err(
+        &data,
+        &["import", bad.to_str().unwrap(), "--format", "taobao"],
+    );
+    assert!(
+        err.contains("every row of") && err.contains("was rejected"),
+        "{err}"
+    );
+    assert!(err.contains("bad_timestamp 2, column_count 1"), "{err}");
+    assert!(err.contains("storepulse quarantine list --source"), "{err}");
+    let q = json(&sp(&data, &["--json", "quarantine", "list"]));
+    assert_eq!(
+        q.as_array().map(Vec::len),
+        Some(3),
+        "the rejects stay quarantined"
+    );
+    // One good row makes it a partial reject: success.
+    std::fs::write(&bad, "1,2,3,pv,1511658000\nx,y\n").unwrap();
+    let r = import_json(&data, &bad, "taobao");
+    assert_eq!(
+        (r["imported"].as_u64(), r["records"].as_u64()),
+        (Some(1), Some(2))
+    );
+}
+
+#[test]
+fn a_file_and_its_gzips_are_one_import() {
+    let Some(ds) = datasets() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ub = std::fs::read(ds.join("taobao_userbehavior/UserBehavior.csv")).unwrap();
+    let gz9 = dir.path().join("ub9.csv.gz");
+    std::fs::write(&gz9, gzip(&ub, 9)).unwrap();
+    assert_eq!(import_json(&data, &gz9, "taobao")["imported"], 110_300);
+    let plain = dir.path().join("ub.csv");
+    std::fs::write(&plain, &ub).unwrap();
+    // The .gz's content, compressed again at another level.
+    let gz1 = dir.path().join("ub1.gz");
+    let content = std::process::Command::new("gzip")
+        .arg("-dc")
+        .arg(&gz9)
+        .output()
+        .map(|o| o.stdout)
+        .unwrap_or_else(|_| ub.clone());
+    std::fs::write(&gz1, gzip(&content, 1)).unwrap();
+    for f in [&plain, &gz1, &gz9] {
+        let r = import_json(&data, f, "taobao");
+        assert_eq!(r["already_imported"], true, "{}", f.display());
+    }
+    assert_eq!(stored_rows(&data), 110_300);
+}
+
+#[test]
+fn a_csv_header_is_no_row_and_quarantine_lines_are_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let csv = dir.path().join("logins.csv");
+    std::fs::write(
+        &csv,
+        "type,ts,user_id,result\nlogin,1558430815,1,fail\nlogin,never,2,fail\nlogin,1558430815,3,fail\n",
+    )
+    .unwrap();
+    let r = import_json(&data, &csv, "csv");
+    assert_eq!(
+        (r["records"].as_u64(), r["imported"].as_u64()),
+        (Some(3), Some(2))
+    );
+    let q = json(&sp(&data, &["--json", "quarantine", "list"]));
+    assert_eq!(
+        (q[0]["line"].as_u64(), q[0]["raw"].as_str()),
+        (Some(3), Some("login,never,2,fail"))
+    );
+}

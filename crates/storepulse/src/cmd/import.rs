@@ -41,6 +41,7 @@ pub fn run(cfg: &Config, args: &ImportArgs, json: bool) -> Result<()> {
     icfg.encoders = cfg.import.encoders;
     let mut store = super::open_store(cfg)?;
     let mut reports = Vec::new();
+    let mut refused = Vec::new();
     for f in &args.files {
         let input = Input::from_arg(f);
         let report = import_one(
@@ -55,13 +56,57 @@ pub fn run(cfg: &Config, args: &ImportArgs, json: bool) -> Result<()> {
         if !json {
             print_report(&report);
         }
+        if let Some(why) = every_row_rejected(&report) {
+            refused.push(why);
+        }
         reports.push(report);
     }
     if json {
         let v: Vec<_> = reports.iter().map(report_json).collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
     }
+    // The rejected rows stay quarantined; the exit status says nothing arrived.
+    if !refused.is_empty() {
+        return Err(anyhow!(refused.join("\n")));
+    }
     Ok(())
+}
+
+/// Why an import that stored nothing but rejected rows is a failure; `None` otherwise. Rows
+/// already stored (`duplicate`) alone are no failure: a re-import of stored data.
+fn every_row_rejected(r: &ImportReport) -> Option<String> {
+    let dups = r
+        .quarantined
+        .get(&model::Reason::Duplicate)
+        .copied()
+        .unwrap_or(0);
+    if r.imported > 0 || r.quarantined_total() == dups {
+        return None;
+    }
+    let mut top: Vec<_> = r.quarantined.iter().collect();
+    top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let reasons: Vec<String> = top
+        .iter()
+        .take(3)
+        .map(|(reason, n)| format!("{reason} {}", thousands(**n)))
+        .collect();
+    let more = if top.len() > 3 { ", ..." } else { "" };
+    let first = top.first()?.0;
+    let arg = if r.source.contains(char::is_whitespace) {
+        format!("{:?}", r.source)
+    } else {
+        r.source.clone()
+    };
+    Some(format!(
+        "every row of {src} was rejected: {n} quarantined, none imported (top reasons: {}{more}). \
+         See the rows and why with `storepulse quarantine list --source {arg}` (add --reason {} \
+         for one reason); once the data or the validation rules are fixed, \
+         `storepulse quarantine replay` imports them",
+        reasons.join(", "),
+        first,
+        src = r.source,
+        n = thousands(r.quarantined_total()),
+    ))
 }
 
 /// Parse options from the config for a format.
@@ -152,7 +197,7 @@ pub fn print_report(r: &ImportReport) {
         String::new()
     };
     println!(
-        "{}: {} records read, {} imported, {} quarantined in {:.2}s ({} rows/s){resumed}",
+        "{}: {} rows read, {} imported, {} quarantined in {:.2}s ({} rows/s){resumed}",
         r.source,
         thousands(r.records),
         thousands(r.imported),
