@@ -15,6 +15,7 @@ pub mod analysis;
 mod engine;
 mod error;
 pub mod lake;
+mod limits;
 pub mod local_files;
 pub mod output;
 mod quarantine;
