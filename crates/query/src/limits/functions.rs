@@ -180,17 +180,18 @@ impl Arg<'_> {
     }
 }
 
-/// Integer arrays other than Int64 cast to it, so counts and lengths read one way.
-fn normalize(args: &[ColumnarValue]) -> Result<Vec<ColumnarValue>> {
+/// Integer arrays other than Int64 cast to it, so counts and lengths read one way. One that
+/// does not fit stays as it is and reads as 0: the function itself then refuses it.
+fn normalize(args: &[ColumnarValue]) -> Vec<ColumnarValue> {
     args.iter()
         .map(|v| match v {
             ColumnarValue::Array(a) if a.data_type().is_integer() => {
-                Ok(ColumnarValue::Array(cast(a, &DataType::Int64)?))
+                cast(a, &DataType::Int64).map_or_else(|_| v.clone(), ColumnarValue::Array)
             }
-            ColumnarValue::Scalar(s) if s.data_type().is_integer() => {
-                Ok(ColumnarValue::Scalar(s.cast_to(&DataType::Int64)?))
-            }
-            v => Ok(v.clone()),
+            ColumnarValue::Scalar(s) if s.data_type().is_integer() => s
+                .cast_to(&DataType::Int64)
+                .map_or_else(|_| v.clone(), ColumnarValue::Scalar),
+            v => v.clone(),
         })
         .collect()
 }
@@ -199,7 +200,7 @@ fn normalize(args: &[ColumnarValue]) -> Result<Vec<ColumnarValue>> {
 /// A result computed from constants alone counts once per row: it is repeated wherever it
 /// is selected.
 pub(crate) fn bound(growth: Growth, args: &[ColumnarValue], rows: usize) -> Result<(u64, u64)> {
-    let norm = normalize(args)?;
+    let norm = normalize(args);
     let views: Vec<Arg> = norm
         .iter()
         .map(|v| match v {
