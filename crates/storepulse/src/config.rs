@@ -196,10 +196,13 @@ impl Config {
             }
             None => {}
         }
+        // STOREPULSE_* variables that are not settings: the config path, logging, crash points,
+        // and the knobs of the test suites (data sets, binaries, database URLs).
         fig = fig.merge(
             Env::prefixed("STOREPULSE_")
                 .split("__")
-                .ignore(&["config", "log", "crash_at"]),
+                .ignore(&["config", "log", "crash_at", "datasets", "bin", "results"])
+                .filter(|k| !k.as_str().starts_with("test_")),
         );
         fig.extract().context("invalid configuration")
     }

@@ -3,9 +3,9 @@
 //! race the requests they repeat. After every round the lake is counted against the client's
 //! record of 200s: nothing acknowledged may be missing, nothing may be stored twice.
 //!
-//! Scale (for `scripts/fault-bench.sh`): `STOREPULSE_FAULT_ROUNDS` rounds per crash point
-//! (default 2), `STOREPULSE_FAULT_BATCH` events per request (default 200), and
-//! `STOREPULSE_FAULT_MAX_HITS`: a point fires on a random pass up to this (default 8).
+//! Scale (for `scripts/fault-bench.sh`): `FAULTS_ROUNDS` rounds per crash point
+//! (default 2), `FAULTS_BATCH` events per request (default 200), and
+//! `FAULTS_MAX_HITS`: a point fires on a random pass up to this (default 8).
 
 mod common;
 
@@ -148,9 +148,9 @@ fn resend(url: &str, key: &str, unknown: Vec<Vec<String>>, acked: &mut HashSet<S
 
 #[test]
 fn killed_at_chosen_points_the_server_loses_and_duplicates_nothing() {
-    let rounds = env_u64("STOREPULSE_FAULT_ROUNDS", 2);
-    let batch = env_u64("STOREPULSE_FAULT_BATCH", 200);
-    let max_hits = env_u64("STOREPULSE_FAULT_MAX_HITS", 8).max(1);
+    let rounds = env_u64("FAULTS_ROUNDS", 2);
+    let batch = env_u64("FAULTS_BATCH", 200);
+    let max_hits = env_u64("FAULTS_MAX_HITS", 8).max(1);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let key = create_key(&data, "k", &["ingest"], None);
@@ -299,8 +299,8 @@ fn a_full_disk_refuses_with_503_loses_nothing_and_ingest_resumes_by_itself() {
         .is_ok_and(|s| s.success());
     if !mounted {
         assert!(
-            std::env::var_os("STOREPULSE_REQUIRE_TMPFS").is_none(),
-            "STOREPULSE_REQUIRE_TMPFS is set but a tmpfs cannot be mounted"
+            std::env::var_os("FAULTS_REQUIRE_TMPFS").is_none(),
+            "FAULTS_REQUIRE_TMPFS is set but a tmpfs cannot be mounted"
         );
         eprintln!("SKIPPED: mounting a tmpfs needs root (CI runs as root and requires it)");
         return;
