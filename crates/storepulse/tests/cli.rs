@@ -258,6 +258,111 @@ print(json.dumps({"by_action": [list(r) for r in rows], "total": list(total)}))
     assert_eq!(rows.iter().map(|r| r[4].as_i64().unwrap()).max(), Some(max));
 }
 
+/// Rows of the lake, from `stats --json`.
+fn lake_rows(data: &Path) -> u64 {
+    let s = json(&sp(data, &["--json", "stats"]));
+    s["tables"]
+        .as_object()
+        .map(|ts| ts.values().map(|t| t["rows"].as_u64().unwrap_or(0)).sum())
+        .unwrap_or_else(|| panic!("no tables in {s}"))
+}
+
+#[test]
+fn retention_says_what_it_drops_and_never_empties_the_lake_unasked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    // Five days of 2017 (Taobao format: user, item, category, action, unix seconds), 10 a day.
+    let csv = data.join("ub.csv");
+    let mut text = String::new();
+    for day in 0..5i64 {
+        for i in 0..10i64 {
+            let ts = 1_511_654_400 + day * 86_400 + i * 60;
+            text.push_str(&format!("{},{},{},pv,{ts}\n", i + 1, 100 + i, 7));
+        }
+    }
+    std::fs::write(&csv, text).unwrap();
+    sp(
+        data,
+        &["import", csv.to_str().unwrap(), "--format", "taobao"],
+    );
+    assert_eq!(lake_rows(data), 50);
+
+    // The README's old example over old data: refused, with the way out, and nothing dropped.
+    let out = Command::new(env!("CARGO_BIN_EXE_storepulse"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["compact", "--retention-days", "365"])
+        .env_remove("STOREPULSE_CONFIG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "retention emptying the lake must fail"
+    );
+    assert!(
+        err.contains("would drop every row") && err.contains("--retention-from newest"),
+        "{err}"
+    );
+    assert_eq!(lake_rows(data), 50);
+
+    // A dry run lists what would go and changes nothing.
+    let dry = sp(
+        data,
+        &[
+            "compact",
+            "--retention-days",
+            "2",
+            "--retention-from",
+            "newest",
+            "--dry-run",
+        ],
+    );
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        text.contains("days before 2017-11-28 would drop — 2 partitions, 20 rows; 30 rows kept"),
+        "{text}"
+    );
+    assert!(text.contains("2017-11-26 .. 2017-11-27"), "{text}");
+    assert_eq!(lake_rows(data), 50);
+    let plan = json(&sp(
+        data,
+        &[
+            "--json",
+            "compact",
+            "--retention-days",
+            "2",
+            "--retention-from",
+            "newest",
+            "--dry-run",
+        ],
+    ));
+    assert_eq!(plan["retention"]["rows"], 20, "{plan}");
+    assert_eq!(plan["retention"]["cutoff_dt"], "2017-11-28", "{plan}");
+
+    // Relative to the newest event it keeps the data's last days.
+    let r = json(&sp(
+        data,
+        &[
+            "--json",
+            "compact",
+            "--retention-days",
+            "2",
+            "--retention-from",
+            "newest",
+        ],
+    ));
+    assert_eq!(
+        (r["partitions_dropped"].as_u64(), r["rows_dropped"].as_u64()),
+        (Some(2), Some(20))
+    );
+    assert_eq!(lake_rows(data), 30);
+
+    // --force does what it is told.
+    sp(data, &["compact", "--retention-days", "365", "--force"]);
+    assert_eq!(lake_rows(data), 0);
+}
+
 // ---- Input edges: byte order marks, duplicate keys, broken .gz, all-rejected imports,
 // ---- content fingerprints and CSV headers.
 
