@@ -70,6 +70,7 @@ async fn read_body(
             next = stream.next() => match next {
                 Some(Ok(chunk)) => {
                     if buf.len() + chunk.len() > limit {
+                        drain(&mut stream, allowed).await;
                         return Err(too_large(limit));
                     }
                     buf.extend_from_slice(&chunk);
@@ -91,6 +92,26 @@ async fn read_body(
             }
             // Shutdown began: loop to apply the shorter allowance.
             Ok(()) = closing.changed(), if !shutting => {}
+        }
+    }
+}
+
+/// How much of an oversized body is read and thrown away before answering 413.
+const DRAIN_MAX: usize = 64 << 20;
+/// How long an oversized body is drained at most.
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Reads and discards what is left of an oversized body (bounded in bytes and time), so a client
+/// still writing it reads our 413 instead of a broken pipe: a server that answers early and
+/// closes makes the client's write fail before it ever sees the answer.
+async fn drain(stream: &mut axum::body::BodyDataStream, idle: Duration) {
+    let deadline = Instant::now() + DRAIN_TIME;
+    let mut thrown = 0usize;
+    while thrown < DRAIN_MAX {
+        let wait = (Instant::now() + idle).min(deadline);
+        match tokio::time::timeout_at(wait, stream.next()).await {
+            Ok(Some(Ok(chunk))) => thrown += chunk.len(),
+            _ => return,
         }
     }
 }
