@@ -5,7 +5,8 @@
 //!
 //! Scale (for `scripts/fault-bench.sh`): `FAULTS_ROUNDS` rounds per crash point
 //! (default 2), `FAULTS_BATCH` events per request (default 200), and
-//! `FAULTS_MAX_HITS`: a point fires on a random pass up to this (default 8).
+//! `FAULTS_MAX_HITS`: a point fires on a random pass up to this (default 8), `FAULTS_RATE`:
+//! requests per second per client (default 20).
 
 mod common;
 
@@ -51,6 +52,7 @@ fn post(c: &Client, url: &str, key: &str, ids: &[String]) -> Option<u16> {
 /// Posts fresh batches `<tag>-<n>` from `threads` clients until `stop`, or until a request
 /// fails to connect (the server died).
 fn drive(url: &str, key: &str, tag: &str, batch: u64, threads: usize, stop: &AtomicBool) -> Ledger {
+    let rate = env_u64("FAULTS_RATE", 20);
     let statuses = std::sync::Mutex::new(HashMap::<u16, u64>::new());
     let ledgers: Vec<Ledger> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..threads)
@@ -62,10 +64,14 @@ fn drive(url: &str, key: &str, tag: &str, batch: u64, threads: usize, stop: &Ato
                         .build()
                         .unwrap();
                     let mut l = Ledger::default();
+                    let pace = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
                     for n in 0.. {
                         if stop.load(Ordering::Relaxed) {
                             break;
                         }
+                        // Paced: a round waiting for a late crash point would otherwise pile
+                        // up millions of events that every later restart warms up from.
+                        let sent = Instant::now();
                         let ids: Vec<String> =
                             (0..batch).map(|i| format!("{tag}-{t}-{n}-{i}")).collect();
                         match post(&c, url, key, &ids) {
@@ -82,6 +88,7 @@ fn drive(url: &str, key: &str, tag: &str, batch: u64, threads: usize, stop: &Ato
                                 }
                             }
                         }
+                        std::thread::sleep(pace.saturating_sub(sent.elapsed()));
                     }
                     l
                 })

@@ -67,6 +67,7 @@ impl Server {
             .arg(data)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("STOREPULSE_SERVER__FOLD_INTERVAL_MS", "200")
+            .env("STOREPULSE_LOG", "info")
             .stdout(Stdio::null())
             .stderr(
                 std::fs::File::create(data.with_extension(format!("serve-{port}.log")))
@@ -90,10 +91,14 @@ impl Server {
     pub fn wait_ready(&self) {
         let t = Instant::now();
         let client = reqwest::blocking::Client::new();
-        while t.elapsed() < Duration::from_secs(30) {
+        // Generous: a debug build recovering a big lake (fault-bench) takes a while.
+        while t.elapsed() < Duration::from_secs(120) {
             if let Ok(r) = client.get(format!("{}/health", self.url)).send()
                 && r.status() == 200
             {
+                if t.elapsed() > Duration::from_secs(10) {
+                    eprintln!("server took {:.1} s to become ready", t.elapsed().as_secs_f64());
+                }
                 return;
             }
             std::thread::sleep(Duration::from_millis(30));
