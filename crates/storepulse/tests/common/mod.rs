@@ -97,7 +97,10 @@ impl Server {
                 && r.status() == 200
             {
                 if t.elapsed() > Duration::from_secs(10) {
-                    eprintln!("server took {:.1} s to become ready", t.elapsed().as_secs_f64());
+                    eprintln!(
+                        "server took {:.1} s to become ready",
+                        t.elapsed().as_secs_f64()
+                    );
                 }
                 return;
             }
