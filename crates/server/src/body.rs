@@ -101,6 +101,8 @@ pub fn rows(layout: Layout, body: &[u8]) -> Result<Vec<Row<'_>>, ApiError> {
                     e.valid_up_to()
                 ))
             })?;
+            // A leading byte-order mark is no part of the JSON (editors on Windows add one).
+            let text = text.strip_prefix('\u{feff}').unwrap_or(text);
             let first = text.trim_start().as_bytes().first().copied();
             match first {
                 Some(b'{') => {
@@ -146,6 +148,15 @@ mod tests {
         for bad in [&b"[{\"a\":1}"[..], b"{\"a\":", b"17", b"", b"\xff[]"] {
             assert_eq!(rows(Layout::Json, bad).unwrap_err().status, 400, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_json_body_may_start_with_a_byte_order_mark() {
+        let body = "\u{feff}[{\"a\":1},{\"b\":2}]";
+        let got = rows(Layout::Json, body.as_bytes()).unwrap();
+        assert_eq!(got, vec![(0, &b"{\"a\":1}"[..]), (1, &b"{\"b\":2}"[..])]);
+        let one = rows(Layout::Json, "\u{feff} {\"a\":1}".as_bytes()).unwrap();
+        assert_eq!(one, vec![(0, &b"{\"a\":1}"[..])]);
     }
 
     #[test]

@@ -113,7 +113,8 @@ fn row_shop(
 
 fn rows_of(body: Result<Bytes, BytesRejection>) -> Result<Vec<Value>, ApiError> {
     let b = body.map_err(body_rejection)?;
-    match serde_json::from_slice::<Value>(&b) {
+    let b = b.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&b);
+    match serde_json::from_slice::<Value>(b) {
         Ok(Value::Array(a)) => Ok(a),
         Ok(o @ Value::Object(_)) => Ok(vec![o]),
         Ok(_) => Err(ApiError::bad_request(
