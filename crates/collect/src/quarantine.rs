@@ -74,10 +74,4 @@ pub struct RowPos<'a> {
     pub offset: Option<u64>,
 }
 
-/// Current wall-clock time in UTC ms.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use model::time::now_ms;

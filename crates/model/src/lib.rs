@@ -10,6 +10,9 @@
 //! - [`Reject`] — why a row was refused: the reason code, the field, the value as written, the rule.
 //! - [`Rules`] — validation settings (plausible time range, known actions).
 //! - [`schema`] — the Arrow schema of every lake table (light: `arrow-schema` only).
+//! - [`Zone`] — the lake's calendar (fixed offset or IANA zone); [`time::now_ms`] the clock.
+//! - [`duration`] — the one duration syntax of settings and parameters.
+//! - [`suggest`] — "did you mean" for unknown names.
 //!
 //! ```
 //! use storepulse_model::{time::parse_ts, Rules};
@@ -22,12 +25,15 @@
 //! Parsing of file formats lives in `storepulse-collect`; storage in `storepulse-store`.
 #![deny(missing_docs)]
 
+pub mod duration;
 mod event;
 mod id;
 mod reject;
 mod rules;
 pub mod schema;
+pub mod suggest;
 pub mod time;
+mod zone;
 
 pub use event::{
     AdClick, Behavior, DEFAULT_SHOP, Event, EventBody, EventType, LOGIN_RESULTS, Login,
@@ -36,3 +42,4 @@ pub use event::{
 pub use id::Id;
 pub use reject::{Reason, Reject};
 pub use rules::Rules;
+pub use zone::Zone;

@@ -33,11 +33,7 @@ impl Rules {
     /// The upper bound in effect now.
     pub fn max_ts(&self) -> i64 {
         self.max_ts_ms.unwrap_or_else(|| {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(i64::MAX / 2);
-            now + self.max_future_secs * 1000
+            crate::time::now_ms().saturating_add(self.max_future_secs.saturating_mul(1000))
         })
     }
 

@@ -10,6 +10,14 @@ pub const SECONDS_MS_CUTOFF: i64 = 100_000_000_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TsError(pub String);
 
+/// The wall clock in UTC milliseconds: the one "now" of every crate.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// Parses a timestamp in any accepted form into UTC milliseconds.
 ///
 /// Accepted: integer unix seconds (`1511658000`), integer unix ms (`1511658000123`), decimal

@@ -175,9 +175,7 @@ pub struct Scheduler {
     log: Option<PathBuf>,
 }
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+use model::time::now_ms;
 
 impl Scheduler {
     /// A scheduler for `specs` (checked), logging to `log` if given.

@@ -70,7 +70,7 @@ pub fn runner(env: TaskEnv) -> TaskFn {
 fn run_report(env: &TaskEnv, spec: &ScheduleSpec) -> Result<String, String> {
     let name = spec.report.as_deref().unwrap_or("daily");
     let rs = report::spec_named(name, &env.reports).map_err(|e| e.to_string())?;
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = model::time::now_ms();
     let today = env.zone.day_of(now);
     let date = today
         .checked_sub_days(chrono::Days::new(spec.days_ago as u64))

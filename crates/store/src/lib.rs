@@ -41,7 +41,6 @@ mod sketch;
 mod stats;
 mod store;
 mod timelines;
-mod tz;
 mod usersets;
 mod wal;
 
@@ -51,6 +50,7 @@ pub use events::to_events;
 pub use fold::Folder;
 pub use fsutil::{free_bytes, write_atomic};
 pub use manifest::{FileEntry, ImportProgress, Manifest, QuarantineFile};
+pub use model::Zone;
 pub use ordered::OrderedScan;
 pub use quarantine::{read_quarantine_file, replayable};
 pub use sketch::{Hll, mix};
@@ -60,7 +60,6 @@ pub use store::{
     manifest_path,
 };
 pub use timelines::{Block, Cursor, TimelineBuilder, Timelines, timeline_path};
-pub use tz::Zone;
 pub use usersets::{KindUsers, NULL_KIND, UserSets, from_key, to_key, user_sets_path};
 pub use wal::{
     Done, FsyncStats, SegmentFile, Wal, WalConfig, WalExtras, WalPos, WalState, WrapSegment,

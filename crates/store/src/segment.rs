@@ -1,11 +1,11 @@
 //! Writing lake files: sort a batch by `ts`, cut it at day boundaries, and encode each day as a
 //! Parquet file (zstd, dictionary-encoded ids and names, delta-encoded times).
 
-use crate::tz::Zone;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampMillisecondType};
 use arrow_array::{Array, RecordBatch, UInt32Array};
 use model::EventType;
+use model::Zone;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;

@@ -10,9 +10,9 @@ use crate::segment::{
     count_kinds_all, kind_column, split_days_many, ts_range, write_parquet_all, writer_properties,
 };
 use crate::sketch::Sidecars;
-use crate::tz::Zone;
 use collect::{ChunkBuilder, ItemRecord, ParsedChunk, QuarantineRecord, TableBatch};
 use model::EventType;
+use model::Zone;
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};

@@ -124,15 +124,9 @@ fn default_window() -> String {
     "1d".into()
 }
 
-/// Parses a window like `90s`, `30m`, `1d` or a number of seconds; milliseconds.
+/// Parses a window like `90s`, `30m`, `1d` or a number of seconds ([`model::duration`]); ms.
 pub fn window_ms(s: &str) -> Result<i64, QueryError> {
-    let t = s.trim();
-    if let Ok(secs) = t.parse::<u64>() {
-        return Ok(secs as i64 * 1000);
-    }
-    humantime::parse_duration(t)
-        .map(|d| d.as_millis() as i64)
-        .map_err(|e| QueryError::Invalid(format!("window {s:?}: {e} (try 30m, 1h, 1d or 7d)")))
+    model::duration::parse_ms(s).map_err(|e| QueryError::Invalid(format!("window: {e}")))
 }
 
 /// The column that holds each table's event kind.

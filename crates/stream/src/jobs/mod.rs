@@ -21,7 +21,6 @@ use arrow_array::RecordBatch;
 use model::EventType;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 use store::Zone;
 
 /// One input batch: rows of one table of one shop, in arrival order.
@@ -177,19 +176,9 @@ pub struct JobConfig {
     pub exact: Option<bool>,
 }
 
-/// Parses a duration such as `5s`, `10min`, `1h`, `0`.
+/// Parses a duration (`5s`, `10min`, `1h`, a number of seconds, `0`): see [`model::duration`].
 pub fn parse_duration(s: &str) -> Result<i64, StreamError> {
-    let t = s.trim();
-    if t == "0" {
-        return Ok(0);
-    }
-    humantime::parse_duration(t)
-        .map(|d: Duration| d.as_millis() as i64)
-        .map_err(|e| {
-            StreamError::Config(format!(
-                "bad duration {s:?} ({e}); write e.g. 500ms, 5s, 10min, 1h, 1d"
-            ))
-        })
+    model::duration::parse_ms(s).map_err(StreamError::Config)
 }
 
 /// Parses a window length: a duration, or `1d`/`day` for calendar days in `zone`.
@@ -242,7 +231,8 @@ pub fn build(name: &str, cfg: &JobConfig, zone: Zone) -> Result<Box<dyn Job>, St
         other => {
             let names: Vec<&str> = JOBS.iter().map(|j| j.0).collect();
             return Err(StreamError::Config(format!(
-                "unknown job {other:?}; the jobs are {}",
+                "unknown job {other:?}{}; the jobs are {}",
+                model::suggest::hint(other, names.iter().copied()),
                 names.join(", ")
             )));
         }
