@@ -89,11 +89,7 @@ impl FromStr for Format {
             return Ok(f);
         }
         let names: Vec<_> = Format::ALL.iter().map(|f| f.name()).collect();
-        let hint = names
-            .iter()
-            .find(|n| n.starts_with(&norm[..norm.len().min(3)]))
-            .map(|n| format!(" (did you mean {n}?)"))
-            .unwrap_or_default();
+        let hint = model::suggest::hint(&norm, names.iter().copied());
         Err(format!(
             "unknown format {s:?}{hint}; expected one of {}",
             names.join(", ")
@@ -111,7 +107,9 @@ mod tests {
             assert_eq!(f.name().parse::<Format>(), Ok(f));
         }
         assert_eq!("JSON".parse::<Format>(), Ok(Format::Ndjson));
-        let e = "taobo".parse::<Format>().unwrap_err();
-        assert!(e.contains("did you mean taobao"), "{e}");
+        for typo in ["taobo", "tabao"] {
+            let e = typo.parse::<Format>().unwrap_err();
+            assert!(e.contains("did you mean taobao"), "{e}");
+        }
     }
 }

@@ -32,7 +32,8 @@ impl std::str::FromStr for Scope {
             "read" => Ok(Scope::Read),
             "admin" => Ok(Scope::Admin),
             _ => Err(format!(
-                "unknown scope `{s}` (expected ingest, read or admin)"
+                "unknown scope `{s}`{} (expected ingest, read or admin)",
+                model::suggest::hint(s, ["ingest", "read", "admin"])
             )),
         }
     }

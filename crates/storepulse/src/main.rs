@@ -19,6 +19,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // `storepulse stats | head`: a closed stdout ends the process quietly, as it does any Unix
+    // tool (Rust ignores SIGPIPE, so every print would panic instead). The server and the load
+    // generators keep ignoring it: a peer closing its socket must not kill them.
+    if !matches!(cli.command, cli::Command::Serve(_) | cli::Command::Bench(_)) {
+        // SAFETY: before any thread starts; restores the default disposition of one signal.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("STOREPULSE_LOG")
         .unwrap_or_else(|_| "warn".into());
     tracing_subscriber::fmt()
@@ -38,6 +47,10 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             for cause in e.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
+            }
+            if e.downcast_ref::<cmd::Usage>().is_some() {
+                eprintln!("\nFor more information, try '--help'.");
+                return ExitCode::from(2);
             }
             ExitCode::FAILURE
         }

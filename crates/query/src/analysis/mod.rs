@@ -183,7 +183,8 @@ pub async fn run_named(
         "repeat" => repeat::run(ctx, &params(name, p)?).await,
         "paths" => paths::run(ctx, &params(name, p)?).await,
         _ => Err(QueryError::Invalid(format!(
-            "unknown analysis {name:?}; available: {}",
+            "unknown analysis {name:?}{}; available: {}",
+            model::suggest::hint(name, ANALYSES.map(|a| a.0)),
             ANALYSES.map(|a| a.0).join(", ")
         ))),
     }

@@ -91,10 +91,13 @@ fn params(name: &str, a: &AnalyzeArgs) -> Result<Value> {
             set("top", a.top.map(Value::from));
         }
         "kpis" | "activity" => {}
-        other => bail!(
-            "unknown analysis {other:?}; available: {}",
-            ANALYSES.map(|a| a.0).join(", ")
-        ),
+        other => {
+            return Err(crate::cmd::usage(format!(
+                "unknown analysis {other:?}{}; available: {}",
+                model::suggest::hint(other, ANALYSES.map(|a| a.0)),
+                ANALYSES.map(|a| a.0).join(", ")
+            )));
+        }
     }
     if name != "funnel" && !a.steps.is_empty() {
         bail!("only funnel takes steps; got {:?}", a.steps);

@@ -10,7 +10,7 @@ use store::retention::{RetentionFrom, RetentionPlan};
 
 pub fn run(cfg: &Config, args: &CompactArgs, json: bool) -> Result<()> {
     let days = args.retention_days.unwrap_or(cfg.lake.retention_days);
-    let from: RetentionFrom = args.retention_from.parse().map_err(anyhow::Error::msg)?;
+    let from: RetentionFrom = args.retention_from.parse().map_err(super::usage)?;
     if args.dry_run {
         let store = super::open_store_read(cfg)?;
         let plan = (days > 0).then(|| store.retention_plan(days, from));

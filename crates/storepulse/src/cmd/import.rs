@@ -13,14 +13,17 @@ use std::time::Duration;
 use store::import::{ImportConfig, ImportReport, Progress};
 
 pub fn run(cfg: &Config, args: &ImportArgs, json: bool) -> Result<()> {
-    let format: Format = args.format.parse().map_err(|e: String| anyhow!(e))?;
+    let format: Format = args.format.parse().map_err(super::usage)?;
     let mut opts = parse_options(cfg, format)?;
     if let Some(s) = &args.shop {
         model::check_shop(s).map_err(|e| anyhow!("--shop: {e}"))?;
         opts.line.shop = Some(s.clone());
     }
     if let Some(t) = &args.event_type {
-        opts.records.default_type = Some(t.parse().map_err(|e: String| anyhow!("--type: {e}"))?);
+        opts.records.default_type = Some(
+            t.parse()
+                .map_err(|e: String| super::usage(format!("--type: {e}")))?,
+        );
     }
     for m in &args.mapping {
         let (field, column) = m

@@ -10,10 +10,10 @@ pub fn run(cfg: &Config, args: &KeysArgs, json: bool) -> Result<()> {
         KeysAction::Create { scopes, shop, name } => {
             let scopes: Vec<Scope> = scopes
                 .iter()
-                .map(|s| s.parse().map_err(anyhow::Error::msg))
+                .map(|s| s.parse().map_err(super::usage))
                 .collect::<Result<_>>()?;
             if let Some(s) = shop {
-                model::check_shop(s).map_err(|r| anyhow::anyhow!("--shop: {}", r.rule))?;
+                model::check_shop(s).map_err(|r| super::usage(format!("--shop: {}", r.rule)))?;
             }
             let (name, key) =
                 auth::create_key(&cfg.data_dir, name.as_deref(), scopes.clone(), shop.clone())

@@ -49,6 +49,24 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// A mistake on the command line that clap could not see (an unknown format, analysis, job,
+/// action or scope; a flag that does not apply): exit code 2, as for clap's own usage errors.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// A [`Usage`] error.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Usage(message.into()))
+}
+
 /// Opens the store, explaining how to fix the usual problems.
 pub fn open_store(cfg: &Config) -> Result<store::Store> {
     let sc = cfg.store()?;
@@ -58,6 +76,12 @@ pub fn open_store(cfg: &Config) -> Result<store::Store> {
 
 /// Opens a read-only view (no lock: works while an import or the server is writing).
 pub fn open_store_read(cfg: &Config) -> Result<store::Store> {
+    if !cfg.data_dir.join("lake").is_dir() {
+        anyhow::bail!(
+            "there is no lake in {} yet (check --data-dir or the config's data_dir); import something first, e.g.\n  storepulse import ../shared/datasets/taobao_userbehavior/UserBehavior.csv --format taobao",
+            cfg.data_dir.display()
+        );
+    }
     let sc = cfg.store()?;
     store::Store::open_read_only(sc)
         .map_err(|e| anyhow::anyhow!("cannot read the data dir {}: {e}", cfg.data_dir.display()))

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 /// Runs `storepulse query`.
 pub fn run(cfg: &Config, a: &QueryArgs) -> Result<()> {
-    let format: Format = a.format.parse().map_err(anyhow::Error::msg)?;
+    let format: Format = a.format.parse().map_err(super::usage)?;
     if format == Format::Parquet && a.out.is_none() {
         bail!("--format parquet writes a file: add --out result.parquet");
     }

@@ -77,6 +77,14 @@ pub fn run(cfg: &Config, args: &ReplayArgs, json: bool) -> Result<()> {
         return Ok(());
     }
     let name = args.job.as_deref().unwrap_or_default();
+    let names: Vec<&str> = stream::JOBS.iter().map(|j| j.0).collect();
+    if !names.contains(&name) {
+        return Err(super::usage(format!(
+            "unknown job {name:?}{}; the jobs are {} (storepulse replay --list)",
+            model::suggest::hint(name, names.iter().copied()),
+            names.join(", ")
+        )));
+    }
     let mut jc = cfg.job(name);
     let set = |dst: &mut Option<String>, src: &Option<String>| {
         if src.is_some() {
@@ -213,9 +221,14 @@ pub fn run(cfg: &Config, args: &ReplayArgs, json: bool) -> Result<()> {
         let format: collect::Format = args
             .format
             .as_deref()
-            .ok_or_else(|| anyhow!("--from {} needs --format (e.g. --format taobao)", args.from))?
+            .ok_or_else(|| {
+                super::usage(format!(
+                    "--from {} needs --format (e.g. --format taobao)",
+                    args.from
+                ))
+            })?
             .parse()
-            .map_err(|e: String| anyhow!(e))?;
+            .map_err(super::usage)?;
         let mut opts = super::import::parse_options(cfg, format)?;
         if let Some(s) = &args.shop {
             opts.line.shop = Some(s.clone());

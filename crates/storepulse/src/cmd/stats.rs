@@ -6,16 +6,6 @@ use crate::fmt::{bytes, thousands, time};
 use anyhow::Result;
 
 pub fn run(cfg: &Config, args: &StatsArgs, json: bool) -> Result<()> {
-    if !cfg.data_dir.join("lake").is_dir() {
-        println!(
-            "There is no lake at {} yet. Import something first, e.g.:",
-            cfg.data_dir.display()
-        );
-        println!(
-            "  storepulse import ../shared/datasets/taobao_userbehavior/UserBehavior.csv --format taobao"
-        );
-        return Ok(());
-    }
     let store = super::open_store_read(cfg)?;
     let mode = match (args.fast, args.exact) {
         (true, _) => store::Distinct::Skip,
