@@ -4,10 +4,11 @@
 use crate::app::AppState;
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, body_rejection};
+use crate::extract::{Path, Query};
 use axum::Json;
 use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;

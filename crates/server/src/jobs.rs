@@ -3,9 +3,10 @@
 use crate::app::AppState;
 use crate::auth::Scope;
 use crate::error::ApiError;
+use crate::extract::{Path, Query};
 use crate::scheduler::{JobInfo, RunRecord, TriggerError};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;

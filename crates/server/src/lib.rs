@@ -17,6 +17,8 @@
 //!   metrics, health, audit; [`openapi`] — the generated document.
 //! - [`live`] — live job results: latest, history, server-sent events.
 //! - [`auth`] — API keys with scopes bound to a shop; [`audit`] — admin actions.
+//! - [`error`] — the one JSON error envelope; [`extract`] — query and path extractors that
+//!   answer with it.
 //! - [`loadgen`] — `storepulse bench ingest`, the HTTP load generator; [`freshness`] —
 //!   `storepulse bench freshness`, time from watermark to result on the event stream.
 //!
@@ -32,6 +34,7 @@ pub mod body;
 pub mod config;
 pub mod dims;
 pub mod error;
+pub mod extract;
 pub mod freshness;
 pub mod ingest;
 pub mod jobs;

@@ -5,8 +5,9 @@
 use crate::app::AppState;
 use crate::auth::Scope;
 use crate::error::ApiError;
+use crate::extract::{Path, Query};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
