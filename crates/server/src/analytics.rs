@@ -32,6 +32,7 @@ pub struct QueryRequest {
 
 /// Query-string options of `POST /v1/query`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QueryOptions {
     /// Output format (overrides the body's).
     pub format: Option<String>,
@@ -55,26 +56,55 @@ fn scope_of(p: &Principal) -> query::Scope {
     }
 }
 
+/// The format an `Accept` header asks for: its media types by preference (`q`), the first one
+/// served; `None` when it names none of ours (and no wildcard).
+fn accepted(accept: &str) -> Option<&'static str> {
+    let mut wanted: Vec<(f32, usize, &str)> = accept
+        .split(',')
+        .enumerate()
+        .map(|(i, part)| {
+            let mut bits = part.split(';');
+            let media = bits.next().unwrap_or_default().trim();
+            let q = bits
+                .filter_map(|b| b.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (q, i, media)
+        })
+        .filter(|(q, _, media)| *q > 0.0 && !media.is_empty())
+        .collect();
+    wanted.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    wanted.into_iter().find_map(|(_, _, media)| {
+        Some(match media.to_ascii_lowercase().as_str() {
+            "application/vnd.apache.arrow.stream" => "arrow",
+            "text/csv" => "csv",
+            "application/json" => "json",
+            "application/x-ndjson" | "application/ndjson" | "application/jsonl" => "ndjson",
+            "*/*" | "application/*" | "text/*" => "ndjson",
+            _ => return None,
+        })
+    })
+}
+
+/// `?format=`, else the body's `format`, else the `Accept` header, else NDJSON.
 fn pick_format(
     opts: &QueryOptions,
     body: &Option<String>,
     headers: &HeaderMap,
 ) -> Result<Format, ApiError> {
-    let accept_arrow = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/vnd.apache.arrow.stream"));
-    let name = opts
-        .format
-        .clone()
-        .or_else(|| body.clone())
-        .unwrap_or_else(|| {
-            if accept_arrow {
-                "arrow".into()
-            } else {
-                "ndjson".into()
-            }
-        });
+    let name = match opts.format.clone().or_else(|| body.clone()) {
+        Some(n) => n,
+        None => match headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) {
+            None => "ndjson".into(),
+            Some(a) => accepted(a).map(str::to_string).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_ACCEPTABLE,
+                    "not_acceptable",
+                    format!("Accept: {a} names no format served here; accept application/x-ndjson, application/json, text/csv or application/vnd.apache.arrow.stream (or pass ?format=)"),
+                )
+            })?,
+        },
+    };
     match name.parse::<Format>() {
         Ok(f @ (Format::Ndjson | Format::Json | Format::Csv | Format::Arrow)) => Ok(f),
         _ => Err(ApiError::bad_request(format!(
@@ -90,6 +120,7 @@ fn pick_format(
         (status = 400, description = "Bad SQL, unknown table or column"),
         (status = 403, description = "Not read-only (DDL, DML, COPY, SET) or over the length limit"),
         (status = 408, description = "Time limit hit"),
+        (status = 406, description = "The Accept header names no format served"),
         (status = 422, description = "Memory limit hit")),
     security(("api_key" = ["read"])))]
 /// Runs read-only SQL over the lake.
@@ -234,4 +265,25 @@ pub async fn post_analysis(
     .map_err(ApiError::internal)?
     .map_err(query_error)?;
     Ok(Json(result).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepted;
+
+    #[test]
+    fn accept_headers_pick_by_preference() {
+        assert_eq!(accepted("text/csv"), Some("csv"));
+        assert_eq!(accepted("application/json"), Some("json"));
+        assert_eq!(accepted("*/*"), Some("ndjson"));
+        assert_eq!(
+            accepted("application/vnd.apache.arrow.stream"),
+            Some("arrow")
+        );
+        assert_eq!(accepted("text/csv;q=0.5, application/json"), Some("json"));
+        assert_eq!(accepted("text/html, text/csv;q=0.9"), Some("csv"));
+        assert_eq!(accepted("text/csv;q=0, */*;q=0.1"), Some("ndjson"));
+        assert_eq!(accepted("text/html"), None);
+        assert_eq!(accepted("image/png, text/csv;q=0"), None);
+    }
 }

@@ -23,6 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 /// `?shop=`: the shop to act on (default: the key's shop, or `default`); upsert rows that name
 /// a `shop` go there instead.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ShopParam {
     /// Shop.
     pub shop: Option<String>,

@@ -15,6 +15,7 @@ use utoipa::IntoParams;
 
 /// Filters of the run log.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RunsParams {
     /// Only this schedule.
     pub job: Option<String>,
@@ -22,7 +23,7 @@ pub struct RunsParams {
     pub limit: Option<usize>,
 }
 
-#[utoipa::path(get, path = "/v1/jobs", tag = "operations",
+#[utoipa::path(get, path = "/v1/jobs", tag = "operations", operation_id = "list_jobs",
     responses((status = 200, description = "The schedules with their next run", body = [JobInfo])),
     security(("api_key" = ["read"])))]
 /// The scheduled tasks.

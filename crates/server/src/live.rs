@@ -52,7 +52,7 @@ fn kind_of(s: &str) -> Result<Kind, ApiError> {
     })
 }
 
-#[utoipa::path(get, path = "/v1/live", tag = "live",
+#[utoipa::path(get, path = "/v1/live", tag = "live", operation_id = "list_live_jobs",
     responses((status = 200, description = "Running jobs with their counters and watermarks")),
     security(("api_key" = ["read"])))]
 /// The running live jobs.
@@ -78,6 +78,7 @@ pub async fn list(
 
 /// `?shop=`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LatestParams {
     /// Only this shop (a shop-bound key always sees its own).
     pub shop: Option<String>,
@@ -112,6 +113,7 @@ pub async fn latest(
 
 /// `?shop=&kind=&since=&limit=`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     /// Only this shop.
     pub shop: Option<String>,
@@ -160,6 +162,7 @@ pub async fn history(
 
 /// `?job=&shop=&kind=`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamParams {
     /// Only this job (default: all).
     pub job: Option<String>,

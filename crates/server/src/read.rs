@@ -82,6 +82,7 @@ pub async fn metrics(
 
 /// `?shop=&exact=`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsParams {
     /// Only this shop (a shop-bound key always sees its own).
     pub shop: Option<String>,
@@ -118,6 +119,7 @@ pub async fn stats(
 
 /// `?reason=&shop=&source=&offset=&limit=`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QuarantineParams {
     /// Only this reason code.
     pub reason: Option<String>,
