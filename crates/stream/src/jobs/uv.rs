@@ -1,5 +1,5 @@
 //! uv: distinct users per window, exactly (a set of ids) and with a HyperLogLog sketch
-//! (`cardinality-estimator`, 2^14 registers: about 16 KiB per window whatever the traffic,
+//! (`store::Hll` over `cardinality-estimator`, 2^14 registers: about 16 KiB per window whatever the traffic,
 //! standard error 1.04/√16384 ≈ 0.81 %, so 99.7 % of estimates fall within ±2.4 %). Set
 //! `exact = false` to keep only the sketch when day-long windows would hold millions of ids.
 
