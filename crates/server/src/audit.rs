@@ -50,6 +50,36 @@ impl Audit {
     pub fn entries(&self) -> std::io::Result<Vec<AuditEntry>> {
         read(&self.path)
     }
+
+    /// One page of the entries `keep` accepts, oldest first, and how many it accepts in all.
+    /// The log is streamed: memory holds one page whatever the log's length.
+    pub fn page(
+        &self,
+        offset: usize,
+        limit: usize,
+        keep: impl Fn(&AuditEntry) -> bool,
+    ) -> std::io::Result<(Vec<AuditEntry>, usize)> {
+        use std::io::BufRead;
+        let f = match std::fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+            Err(e) => return Err(e),
+        };
+        let (mut page, mut total) = (Vec::new(), 0usize);
+        for line in std::io::BufReader::new(f).lines() {
+            let Ok(e) = serde_json::from_str::<AuditEntry>(&line?) else {
+                continue;
+            };
+            if !keep(&e) {
+                continue;
+            }
+            if total >= offset && page.len() < limit {
+                page.push(e);
+            }
+            total += 1;
+        }
+        Ok((page, total))
+    }
 }
 
 /// Appends one entry to the log at `path` (used by the CLI too).

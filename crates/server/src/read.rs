@@ -250,18 +250,61 @@ pub async fn replay(
     Ok(Json(details))
 }
 
-#[utoipa::path(get, path = "/v1/audit", tag = "read",
-    responses((status = 200, description = "Audit entries, oldest first")), security(("api_key" = ["admin"])))]
-/// The audit log of admin actions.
+/// `?action=&offset=&limit=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// Only this action (`erase_user`, `create_key`, `replay_quarantine`, ...).
+    pub action: Option<String>,
+    /// Entries to skip.
+    #[serde(default)]
+    pub offset: usize,
+    /// Entries to return (at most 1000; default 100).
+    pub limit: Option<usize>,
+}
+
+/// A page of the audit log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Entries matching the filter (and the key's shop) in all.
+    pub total: usize,
+    /// The offset of this page.
+    pub offset: usize,
+    /// The offset of the next page, if there is one.
+    pub next_offset: Option<usize>,
+    /// This page, oldest first.
+    #[schema(value_type = Vec<Object>)]
+    pub entries: Vec<AuditEntry>,
+}
+
+#[utoipa::path(get, path = "/v1/audit", tag = "read", params(AuditParams),
+    responses((status = 200, description = "A page of audit entries, oldest first", body = AuditPage)), security(("api_key" = ["admin"])))]
+/// The audit log of admin actions, paged.
 pub async fn audit(
     State(app): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    Query(q): Query<AuditParams>,
+) -> Result<Json<AuditPage>, ApiError> {
     let who = app.auth(&headers, Scope::Admin)?;
-    let all = app.audit.entries().map_err(ApiError::internal)?;
-    Ok(Json(
-        all.into_iter()
-            .filter(|e| who.shop.is_none() || e.shop == who.shop)
-            .collect(),
-    ))
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be 1 to 1000"));
+    }
+    let app2 = app.clone();
+    let (entries, total) = tokio::task::spawn_blocking(move || {
+        app2.audit.page(q.offset, limit, |e| {
+            (who.shop.is_none() || e.shop == who.shop)
+                && q.action.as_deref().is_none_or(|a| a == e.action)
+        })
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    let next = q.offset.saturating_add(entries.len());
+    Ok(Json(AuditPage {
+        total,
+        offset: q.offset,
+        next_offset: (next < total).then_some(next),
+        entries,
+    }))
 }

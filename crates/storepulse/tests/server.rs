@@ -483,7 +483,7 @@ fn erasing_a_user_removes_their_events_and_profile() {
         .unwrap()
         .json()
         .unwrap();
-    let actions: Vec<&str> = audit
+    let actions: Vec<&str> = audit["entries"]
         .as_array()
         .unwrap()
         .iter()
@@ -493,6 +493,42 @@ fn erasing_a_user_removes_their_events_and_profile() {
         actions.contains(&"erase_user") && actions.contains(&"create_key"),
         "{audit}"
     );
+    // Paged and filtered: one entry a page, only erasures.
+    let total = audit["total"].as_u64().unwrap() as usize;
+    assert_eq!(total, actions.len());
+    let page = |query: &str| -> Value {
+        c.get(format!("{}/v1/audit?{query}", s.url))
+            .bearer_auth(&admin)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let mut offset = 0;
+    let mut walked = Vec::new();
+    loop {
+        let p = page(&format!("limit=1&offset={offset}"));
+        walked.extend(
+            p["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["action"].clone()),
+        );
+        match p["next_offset"].as_u64() {
+            Some(n) => offset = n as usize,
+            None => break,
+        }
+    }
+    assert_eq!(walked, actions, "paging walks every entry once, in order");
+    let erasures = page("action=erase_user");
+    let n_erase = actions.iter().filter(|a| **a == "erase_user").count();
+    assert_eq!(
+        erasures["total"].as_u64(),
+        Some(n_erase as u64),
+        "{erasures}"
+    );
+    assert_eq!(page("limit=0")["error"]["code"], "bad_request");
 }
 
 #[test]
