@@ -179,6 +179,34 @@ pub fn create_key(
     Ok((name, key))
 }
 
+/// Revokes the stored key `name` (under the same lock as [`create_key`]) and returns it; a
+/// running server stops accepting it on its next request. Keys from the config file are not
+/// stored here: remove them from the config.
+pub fn revoke_key(data_dir: &Path, name: &str) -> std::io::Result<KeyConfig> {
+    let file = keys_file(data_dir);
+    let dir = file
+        .parent()
+        .ok_or_else(|| std::io::Error::other("the keys file has no directory"))?;
+    std::fs::create_dir_all(dir)?;
+    let lock = std::fs::File::create(dir.join("keys.lock"))?;
+    lock.lock()?;
+    let mut keys = read_stored(&file)?;
+    let Some(at) = keys.iter().position(|k| k.name == name) else {
+        let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "no stored key is named `{name}`{}; `storepulse keys list` shows them",
+                model::suggest::hint(name, names.iter().copied())
+            ),
+        ));
+    };
+    let gone = keys.remove(at);
+    store::write_atomic(&file, &serde_json::to_vec_pretty(&keys)?)?;
+    drop(lock);
+    Ok(gone)
+}
+
 fn principal(k: &KeyConfig) -> Option<(String, Principal)> {
     let hash = match (&k.key_sha256, &k.key) {
         (Some(h), _) => h.to_ascii_lowercase(),
@@ -234,18 +262,16 @@ impl KeyStore {
         Ok(())
     }
 
+    /// The key's principal. The keys file is checked (one `stat`) on every request, so a key
+    /// created or revoked by `storepulse keys` counts from the next request on.
     fn lookup(&self, key: &str) -> Option<Principal> {
         let h = hash_key(key);
-        let g = self.inner.read().ok()?;
-        if let Some(p) = g.1.get(&h) {
-            return Some(p.clone());
+        let stale = self.inner.read().ok()?.0 != self.mtime();
+        if stale {
+            // A keys file that cannot be read now keeps the last good list.
+            let _ = self.reload();
         }
-        let stale = g.0 != self.mtime();
-        drop(g);
-        if stale && self.reload().is_ok() {
-            return self.inner.read().ok()?.1.get(&h).cloned();
-        }
-        None
+        self.inner.read().ok()?.1.get(&h).cloned()
     }
 
     /// Authenticates a request (`Authorization: Bearer <key>` or `X-Api-Key: <key>`) and checks

@@ -158,6 +158,11 @@ pub enum KeysAction {
     },
     /// List stored keys (names, scopes, shops; never the keys).
     List,
+    /// Revoke a stored key by name: a running server refuses it from its next request on.
+    Revoke {
+        /// The key's name (`storepulse keys list`).
+        name: String,
+    },
 }
 
 /// `storepulse bench`.

@@ -133,3 +133,44 @@ fn accept_headers_choose_the_query_format() {
     assert_eq!(status, 406, "{body}");
     assert!(body.contains("not_acceptable"), "{body}");
 }
+
+#[test]
+fn a_revoked_key_is_refused_by_the_running_server_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let admin = create_key(&data, "boss", &["admin"], None);
+    let doomed = create_key(&data, "leaky", &["read"], None);
+    let s = Server::start(&data, free_port(), &[]);
+    let c = reqwest::blocking::Client::new();
+    let stats = |key: &str| {
+        c.get(format!("{}/v1/stats", s.url))
+            .bearer_auth(key)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(stats(&doomed), 200);
+    let typo = std::process::Command::new(common::BIN)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["keys", "revoke", "leakky"])
+        .output()
+        .unwrap();
+    assert!(!typo.status.success());
+    let err = String::from_utf8_lossy(&typo.stderr);
+    assert!(err.contains("did you mean leaky?"), "{err}");
+    assert_eq!(stats(&doomed), 200, "a failed revoke changes nothing");
+    common::sp(&data, &["keys", "revoke", "leaky"]);
+    assert_eq!(stats(&doomed), 401, "revoked");
+    assert_eq!(stats(&admin), 200, "the other key still works");
+    let audit: serde_json::Value = c
+        .get(format!("{}/v1/audit?action=revoke_key", s.url))
+        .bearer_auth(&admin)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(audit["total"], 1, "{audit}");
+    assert_eq!(audit["entries"][0]["details"]["name"], "leaky", "{audit}");
+}

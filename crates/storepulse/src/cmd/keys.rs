@@ -48,6 +48,31 @@ pub fn run(cfg: &Config, args: &KeysArgs, json: bool) -> Result<()> {
             }
             Ok(())
         }
+        KeysAction::Revoke { name } => {
+            let gone = auth::revoke_key(&cfg.data_dir, name)
+                .map_err(|e| anyhow::anyhow!("cannot revoke: {e}"))?;
+            let lock = std::sync::Mutex::new(());
+            server::audit::append(
+                &server::audit::audit_path(&cfg.data_dir),
+                &server::audit::AuditEntry {
+                    at_ms: collect::now_ms(),
+                    actor: "cli".into(),
+                    action: "revoke_key".into(),
+                    shop: gone.shop.clone(),
+                    details: serde_json::json!({"name": gone.name, "scopes": gone.scopes}),
+                },
+                &lock,
+            )?;
+            if json {
+                println!("{}", serde_json::json!({"revoked": gone.name}));
+            } else {
+                eprintln!(
+                    "revoked key `{}`; a running server refuses it from now on",
+                    gone.name
+                );
+            }
+            Ok(())
+        }
         KeysAction::List => {
             let keys = auth::read_stored(&auth::keys_file(&cfg.data_dir))?;
             if json {
