@@ -32,6 +32,9 @@ pub struct LoadConfig {
     pub from: Option<PathBuf>,
     /// Prefix of generated event ids (a new run needs a new prefix, or every event is a duplicate).
     pub run_id: String,
+    /// Shop of the generated events: a scratch shop by default, so a benchmark never mixes
+    /// its events into a real shop's figures.
+    pub shop: String,
 }
 
 /// What happened.
@@ -90,8 +93,8 @@ impl LoadReport {
     }
 }
 
-/// One generated behaviour event as an NDJSON line (deterministic in `n`).
-pub fn event_line(run_id: &str, n: u64, out: &mut String) {
+/// One generated behaviour event of `shop` as an NDJSON line (deterministic in `n`).
+pub fn event_line(run_id: &str, shop: &str, n: u64, out: &mut String) {
     // A cheap mix so users and items spread without a RNG per event.
     let h = n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17);
     let user = h % 200_000;
@@ -108,12 +111,13 @@ pub fn event_line(run_id: &str, n: u64, out: &mut String) {
     let ts = collect::now_ms();
     let _ = writeln!(
         out,
-        r#"{{"type":"behavior","event_id":"{run_id}-{n}","ts":{ts},"user_id":{user},"item_id":{item},"category_id":{category},"action":"{action}"}}"#
+        r#"{{"type":"behavior","shop":"{shop}","event_id":"{run_id}-{n}","ts":{ts},"user_id":{user},"item_id":{item},"category_id":{category},"action":"{action}"}}"#
     );
 }
 
 enum Source {
-    Generated(String),
+    /// Run id and shop.
+    Generated(String, String),
     File(Mutex<std::io::Lines<std::io::BufReader<std::fs::File>>>),
 }
 
@@ -127,9 +131,9 @@ impl Source {
         let n = (batch as u64).min(total - first);
         let mut s = String::with_capacity(n as usize * 150);
         match self {
-            Source::Generated(run) => {
+            Source::Generated(run, shop) => {
                 for i in first..first + n {
-                    event_line(run, i, &mut s);
+                    event_line(run, shop, i, &mut s);
                 }
                 Some((s, n))
             }
@@ -169,7 +173,7 @@ pub async fn run(cfg: LoadConfig) -> std::io::Result<LoadReport> {
         Some(p) => Source::File(Mutex::new(
             std::io::BufReader::new(std::fs::File::open(p)?).lines(),
         )),
-        None => Source::Generated(cfg.run_id.clone()),
+        None => Source::Generated(cfg.run_id.clone(), cfg.shop.clone()),
     });
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(cfg.concurrency)

@@ -243,6 +243,10 @@ pub struct BenchIngestArgs {
     /// Prefix of generated event ids (default: a fresh one, so no event is a duplicate).
     #[arg(long)]
     pub run_id: Option<String>,
+    /// Shop of the generated events: a scratch shop, so no real shop's figures include them
+    /// (a shop-bound key needs its own shop here).
+    #[arg(long, default_value = "bench")]
+    pub shop: String,
 }
 
 /// `storepulse import`.

@@ -174,3 +174,29 @@ fn a_revoked_key_is_refused_by_the_running_server_and_audited() {
     assert_eq!(audit["total"], 1, "{audit}");
     assert_eq!(audit["entries"][0]["details"]["name"], "leaky", "{audit}");
 }
+
+#[test]
+fn bench_ingest_writes_into_a_scratch_shop_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = create_key(&data, "bench", &["ingest"], None);
+    let mut s = Server::start(&data, free_port(), &[]);
+    let out = std::process::Command::new(common::BIN)
+        .args(["bench", "ingest", "--url", &s.url, "--key", &key])
+        .args(["--events", "3000", "--batch", "500", "--concurrency", "2"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("shop `bench`"),
+        "it says where the events go: {err}"
+    );
+    assert!(s.stop());
+    let shops: Vec<String> = std::fs::read_dir(data.join("lake/behavior"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(shops, vec!["shop=bench".to_string()]);
+    assert_eq!(common::lake_event_ids(&data).len(), 3000);
+}

@@ -41,6 +41,7 @@ pub fn run(cfg: &crate::config::Config, args: &BenchArgs, json: bool) -> Result<
             let events = eventgen::GenConfig::parse_count(&a.events)
                 .map_err(|e| anyhow::anyhow!("--events: {e}"))?;
             anyhow::ensure!(a.batch >= 1, "--batch must be at least 1");
+            model::check_shop(&a.shop).map_err(|r| super::usage(format!("--shop: {}", r.rule)))?;
             let run_id = a
                 .run_id
                 .clone()
@@ -54,7 +55,14 @@ pub fn run(cfg: &crate::config::Config, args: &BenchArgs, json: bool) -> Result<
                 rate: a.rate,
                 from: a.from.clone(),
                 run_id,
+                shop: a.shop.clone(),
             };
+            if a.from.is_none() {
+                eprintln!(
+                    "sending generated events to shop `{}` of the server at {} (a scratch shop: --shop to change)",
+                    a.shop, a.url
+                );
+            }
             let report = runtime()?.block_on(server::loadgen::run(cfg))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
