@@ -4,6 +4,7 @@
 //!
 //! - [`Event`] — the common envelope (`event_id`, `shop`, `ts`, `received_at`, `props`) around a typed
 //!   [`EventBody`] (behaviour, order, payment, login, ad click, page view).
+//! - [`ItemRecord`], [`UserRecord`] — catalog and profile rows, read with the rules of events.
 //! - [`Id`] — user/item/category ids: numeric ids take a fast path, other strings get a stable
 //!   surrogate (see [`Id::surrogate`]) whose original text the catalog keeps.
 //! - [`time`] — timestamps as unix seconds, unix milliseconds or RFC 3339, all normalised to UTC ms.
@@ -25,8 +26,10 @@
 //! Parsing of file formats lives in `storepulse-collect`; storage in `storepulse-store`.
 #![deny(missing_docs)]
 
+mod dims;
 pub mod duration;
 mod event;
+mod fields;
 mod id;
 mod reject;
 mod rules;
@@ -35,6 +38,7 @@ pub mod suggest;
 pub mod time;
 mod zone;
 
+pub use dims::{ItemRecord, UserRecord};
 pub use event::{
     AdClick, Behavior, DEFAULT_SHOP, Event, EventBody, EventType, LOGIN_RESULTS, Login,
     ORDER_STATUSES, Order, PageView, Payment, check_shop,

@@ -6,8 +6,8 @@
 //!
 //! Every handler buffers its whole body anyway, so reading it here costs nothing extra.
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use axum::body::HttpBody as _;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};

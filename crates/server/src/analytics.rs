@@ -1,10 +1,10 @@
 //! Offline analytics over HTTP: sandboxed SQL with streamed results, and the built-in analyses.
 //! A shop-bound key sees only its shop's rows in every table.
 
-use crate::app::AppState;
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, body_rejection};
 use crate::extract::{Path, Query};
+use crate::state::AppState;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;

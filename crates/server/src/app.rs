@@ -1,184 +1,15 @@
-//! The running server: shared state, the route table (also the source of the OpenAPI check),
-//! request metrics, startup recovery and graceful shutdown.
+//! Starting and stopping the server: opening the store, startup recovery (folding what the last
+//! run left in the WAL), building the state, serving until a signal, and graceful shutdown.
 
-use crate::auth::{KeyStore, Principal, Scope};
+use crate::auth::KeyStore;
 use crate::config::ServerConfig;
-use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::{analytics, dims, ingest, jobs, live, openapi, read};
-use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::{MethodRouter, delete, get, post, put};
+use crate::state::{App, AppState};
 use model::Rules;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use store::dedup::DedupIndex;
+use std::time::Duration;
 use store::{Folder, Store, StoreConfig, Wal, WalConfig};
-
-/// Everything a handler needs.
-pub struct App {
-    /// Settings.
-    pub cfg: ServerConfig,
-    /// The store (locked briefly: commits, reads, dimension upserts).
-    pub store: Arc<Mutex<Store>>,
-    /// The event id index, shared with the store, locked per request.
-    pub ids: Arc<Mutex<DedupIndex>>,
-    /// Ids reserved by requests whose WAL append has not finished, with the outcome a duplicate
-    /// must wait for (locked after `ids`, never before).
-    pub inflight: Mutex<crate::ingest::InFlight>,
-    /// The WAL writer.
-    pub wal: Wal,
-    /// Where the WAL lives.
-    pub wal_dir: PathBuf,
-    /// Why folding the WAL last failed, while it fails.
-    pub fold_error: Arc<Mutex<Option<String>>>,
-    /// API keys.
-    pub keys: KeyStore,
-    /// What a valid event is.
-    pub rules: Rules,
-    /// Metrics.
-    pub metrics: Metrics,
-    /// Set once shutdown starts: new requests get 503.
-    pub closing: AtomicBool,
-    /// The audit log.
-    pub audit: crate::audit::Audit,
-    /// Parse options (rules, time zones) for quarantine replays; the format is set per group.
-    pub parse_base: collect::ParseOptions,
-    /// The live engine, fed with every durable batch (`None` when disabled).
-    pub live: Option<Arc<stream::live::Live>>,
-    /// Every live emission, for server-sent-event subscribers.
-    pub live_tx: tokio::sync::broadcast::Sender<Arc<stream::Emission>>,
-    /// Set at shutdown so that endless responses (event streams) end.
-    pub shutdown: tokio::sync::watch::Sender<bool>,
-    /// The SQL engine for queries and analyses (its own runtime).
-    pub query: Arc<query::Engine>,
-    /// The lake's calendar zone.
-    pub zone: store::Zone,
-    /// The scheduler (`None` without `[[schedule]]` entries).
-    pub scheduler: Option<Arc<crate::scheduler::Scheduler>>,
-    /// The result sink and its settings (`None` unless `[sink] url` is set).
-    pub sink: Option<(sink::Sink, crate::sinks::SinkConfig)>,
-}
-
-impl App {
-    /// Locks the store (a poisoned lock is taken over: every store operation is atomic on disk).
-    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Locks the id index.
-    pub fn ids(&self) -> std::sync::MutexGuard<'_, DedupIndex> {
-        self.ids.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Locks the in-flight ids (take [`App::ids`] first when both are needed).
-    pub fn inflight(&self) -> std::sync::MutexGuard<'_, crate::ingest::InFlight> {
-        self.inflight.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Authorizes a request for a scope. Requests that arrive during shutdown were refused by
-    /// [`crate::admit`] already; those admitted before it are finished, not refused here.
-    pub fn auth(&self, headers: &HeaderMap, scope: Scope) -> Result<Principal, ApiError> {
-        self.keys.authorize(headers, scope)
-    }
-}
-
-/// Shared state type of the router.
-pub type AppState = Arc<App>;
-
-/// The routes, with the (method, path) list that the OpenAPI document must match.
-pub struct Routes {
-    router: Router<AppState>,
-    /// Every (METHOD, path) served.
-    pub list: Vec<(&'static str, &'static str)>,
-}
-
-impl Routes {
-    fn add(mut self, method: &'static str, path: &'static str, mr: MethodRouter<AppState>) -> Self {
-        self.list.push((method, path));
-        self.router = self.router.route(path, mr);
-        self
-    }
-}
-
-/// Builds the route table.
-pub fn routes() -> Routes {
-    let r = Routes {
-        router: Router::new(),
-        list: Vec::new(),
-    };
-    r.add("GET", "/health", get(read::health))
-        .add("GET", "/metrics", get(read::metrics))
-        .add("GET", "/v1/openapi.json", get(openapi::serve_doc))
-        .add("POST", "/v1/events", post(ingest::post_events))
-        .add("PUT", "/v1/items", put(dims::put_items))
-        .add("GET", "/v1/items/{id}", get(dims::get_item))
-        .add("PUT", "/v1/users", put(dims::put_users))
-        .add("GET", "/v1/users/{id}", get(dims::get_user))
-        .add("DELETE", "/v1/users/{id}", delete(dims::delete_user))
-        .add("GET", "/v1/stats", get(read::stats))
-        .add("GET", "/v1/quarantine", get(read::quarantine))
-        .add("POST", "/v1/quarantine/replay", post(read::replay))
-        .add("GET", "/v1/audit", get(read::audit))
-        .add("GET", "/v1/live", get(live::list))
-        .add("GET", "/v1/live/stream", get(live::sse))
-        .add("GET", "/v1/live/{job}", get(live::latest))
-        .add("GET", "/v1/live/{job}/history", get(live::history))
-        .add("POST", "/v1/query", post(analytics::post_query))
-        .add("GET", "/v1/analyses", get(analytics::list_analyses))
-        .add(
-            "POST",
-            "/v1/analyses/{name}",
-            post(analytics::post_analysis),
-        )
-        .add("GET", "/v1/jobs", get(jobs::list))
-        .add("GET", "/v1/jobs/runs", get(jobs::runs))
-        .add("POST", "/v1/jobs/{name}/run", post(jobs::run_now))
-}
-
-/// The complete router over a state.
-pub fn router(app: AppState) -> Router {
-    let limit = app.cfg.max_body_bytes;
-    routes()
-        .router
-        .fallback(|| async { ApiError::not_found("no such endpoint; see GET /v1/openapi.json") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this endpoint does not take that method; see GET /v1/openapi.json",
-            )
-        })
-        .layer(middleware::from_fn_with_state(
-            app.clone(),
-            crate::admit::admit,
-        ))
-        .layer(middleware::from_fn_with_state(app.clone(), track))
-        .layer(axum::extract::DefaultBodyLimit::max(limit))
-        .with_state(app)
-}
-
-/// Records each request's latency by route, method and status.
-async fn track(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |m| m.as_str())
-        .to_string();
-    let method = req.method().as_str().to_string();
-    let t = Instant::now();
-    let resp = next.run(req).await;
-    app.metrics
-        .requests
-        .with_label_values(&[route.as_str(), method.as_str(), resp.status().as_str()])
-        .observe(t.elapsed().as_secs_f64());
-    resp
-}
 
 /// What `serve` needs besides the server section.
 pub struct ServeOptions {
@@ -219,7 +50,6 @@ pub fn open(opts: ServeOptions) -> Result<(AppState, Folder), store::StoreError>
             "folded events left in the WAL by the last run"
         );
     }
-    let ids = st.ids();
     let store = Arc::new(Mutex::new(st));
     let wal = Wal::open(
         &wal_dir,
@@ -299,17 +129,35 @@ pub fn open(opts: ServeOptions) -> Result<(AppState, Folder), store::StoreError>
         })?;
         Some(s)
     };
+    let metrics = Metrics::new();
+    let wal_append = metrics.wal_append.clone();
+    let hooks = ingest::Hooks {
+        // Live jobs see a batch once it is durable, in WAL order (on the writer thread).
+        on_durable: live.clone().map(|l| {
+            let hook: ingest::DurableHook = Arc::new(move |tables| l.submit(tables));
+            hook
+        }),
+        on_append: Some(Arc::new(move |ok, secs| {
+            wal_append
+                .with_label_values(&[if ok { "ok" } else { "error" }])
+                .observe(secs);
+        })),
+    };
+    let ingest = Arc::new(ingest::Ingestor::new(
+        store.clone(),
+        wal.clone(),
+        opts.rules,
+        hooks,
+    ));
     let app = Arc::new(App {
         cfg: opts.server,
         store,
-        ids,
-        inflight: Mutex::default(),
+        ingest,
         wal,
         wal_dir,
         fold_error: folder.error_handle(),
         keys,
-        rules: opts.rules,
-        metrics: Metrics::new(),
+        metrics,
         closing: AtomicBool::new(false),
         audit,
         parse_base: opts.parse_base,
@@ -371,12 +219,14 @@ pub async fn serve(
     }
     tracing::info!(%addr, "listening");
     let closing = app.clone();
-    let server = axum::serve(listener, router(app.clone())).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        closing.closing.store(true, Ordering::SeqCst);
-        closing.shutdown.send_replace(true);
-        tracing::info!("shutting down: finishing in-flight requests");
-    });
+    let server = axum::serve(listener, crate::routes::router(app.clone())).with_graceful_shutdown(
+        async move {
+            shutdown_signal().await;
+            closing.closing.store(true, Ordering::SeqCst);
+            closing.shutdown.send_replace(true);
+            tracing::info!("shutting down: finishing in-flight requests");
+        },
+    );
     // Graceful shutdown waits for every connection; a client that never finishes must not hold
     // the process. Dropping one unanswered is safe: nothing it sent was acknowledged.
     let mut signalled = app.shutdown.subscribe();

@@ -2,22 +2,20 @@
 //! honoured as an event's is), lookups, and the privacy deletion of a user (events and
 //! profile, with an audit entry).
 
-use crate::app::AppState;
 use crate::audit::AuditEntry;
 use crate::auth::{Principal, Scope};
-use crate::error::{ApiError, body_rejection};
+use crate::error::{ApiError, body_rejection, from_ingest};
 use crate::extract::{Path, Query};
-use crate::ingest::RowError;
+use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
+use ingest::{Origin, UpsertReply};
 use model::{DEFAULT_SHOP, Id};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
-use store::{ItemRow, UserRow};
+use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 /// `?shop=`: the shop to act on (default: the key's shop, or `default`); upsert rows that name
@@ -27,17 +25,6 @@ use utoipa::{IntoParams, ToSchema};
 pub struct ShopParam {
     /// Shop.
     pub shop: Option<String>,
-}
-
-/// The answer to an upsert.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UpsertReply {
-    /// Rows stored.
-    pub upserted: usize,
-    /// Rows refused.
-    pub rejected: usize,
-    /// Each refused row.
-    pub errors: Vec<RowError>,
 }
 
 /// An item as stored.
@@ -96,120 +83,6 @@ fn principal_and_shop(
     Ok((who, shop))
 }
 
-/// The shop of a dimension row, with the rules of events: a `shop` it names (which a
-/// shop-bound key must own: `Ok(None)` marks a row for another shop), else the request's.
-fn row_shop(
-    who: &Principal,
-    default: &str,
-    index: usize,
-    v: &Value,
-) -> Result<Option<String>, RowError> {
-    let shop = match v.get("shop") {
-        None | Some(Value::Null) => return Ok(Some(default.to_string())),
-        Some(Value::String(s)) => s,
-        Some(_) => return Err(row_err(index, "shop", "`shop` must be a string".into())),
-    };
-    model::check_shop(shop).map_err(|r| row_err(index, "shop", format!("`shop` {}", r.rule)))?;
-    Ok(who.may_use_shop(shop).then(|| shop.clone()))
-}
-
-fn rows_of(body: Result<Bytes, BytesRejection>) -> Result<Vec<Value>, ApiError> {
-    let b = body.map_err(body_rejection)?;
-    let b = b.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&b);
-    match serde_json::from_slice::<Value>(b) {
-        Ok(Value::Array(a)) => Ok(a),
-        Ok(o @ Value::Object(_)) => Ok(vec![o]),
-        Ok(_) => Err(ApiError::bad_request(
-            "send a JSON object or an array of objects",
-        )),
-        Err(e) => Err(ApiError::bad_request(format!(
-            "the body is not valid JSON: {e}"
-        ))),
-    }
-}
-
-fn id_field(o: &Map<String, Value>, name: &str) -> Result<Id, String> {
-    let text = match o.get(name) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(_) => return Err(format!("`{name}` must be a string or a number")),
-        None => return Err(format!("`{name}` is required")),
-    };
-    Id::parse(&text).ok_or_else(|| format!("`{name}` must not be empty"))
-}
-
-fn row_err(index: usize, field: &str, message: String) -> RowError {
-    RowError {
-        index,
-        reason: "bad_value".into(),
-        field: Some(field.into()),
-        value: None,
-        message,
-    }
-}
-
-fn key_of(id: &Id) -> Option<String> {
-    matches!(id, Id::Key(_)).then(|| id.to_string())
-}
-
-fn item_row(index: usize, v: &Value, now: i64) -> Result<(i64, ItemRow), RowError> {
-    let o = v
-        .as_object()
-        .ok_or_else(|| row_err(index, "", "each row must be an object".into()))?;
-    let id = id_field(o, "item_id").map_err(|m| row_err(index, "item_id", m))?;
-    let category_id = match o.get("category_id") {
-        None | Some(Value::Null) => None,
-        Some(_) => Some(
-            id_field(o, "category_id")
-                .map_err(|m| row_err(index, "category_id", m))?
-                .as_i64(),
-        ),
-    };
-    let title = match o.get("title") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(row_err(index, "title", "`title` must be a string".into())),
-    };
-    let price = match o.get("price") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_f64() {
-            Some(p) if p.is_finite() && p >= 0.0 => Some(p),
-            _ => {
-                return Err(row_err(
-                    index,
-                    "price",
-                    "`price` must be a finite number ≥ 0".into(),
-                ));
-            }
-        },
-        Some(_) => return Err(row_err(index, "price", "`price` must be a number".into())),
-    };
-    let attributes = attributes(index, o)?;
-    Ok((
-        id.as_i64(),
-        ItemRow {
-            key: key_of(&id),
-            category_id,
-            title,
-            price,
-            attributes,
-            updated_at: now,
-        },
-    ))
-}
-
-fn attributes(index: usize, o: &Map<String, Value>) -> Result<Option<String>, RowError> {
-    match o.get("attributes") {
-        None | Some(Value::Null) => Ok(None),
-        Some(a @ Value::Object(_)) => Ok(Some(a.to_string())),
-        Some(_) => Err(row_err(
-            index,
-            "attributes",
-            "`attributes` must be an object".into(),
-        )),
-    }
-}
-
 #[utoipa::path(put, path = "/v1/items", tag = "dimensions", params(ShopParam),
     request_body(content = Vec<Object>, description = "Item rows: item_id, category_id, title, price, attributes, shop (default: ?shop=)"),
     responses((status = 200, body = UpsertReply)), security(("api_key" = ["ingest"])))]
@@ -220,9 +93,7 @@ pub async fn put_items(
     Query(q): Query<ShopParam>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<UpsertReply>, ApiError> {
-    upsert(&app, &headers, &q, body, item_row, |c, shop, rows| {
-        c.put_items(shop, rows)
-    })
+    upsert(&app, &headers, &q, body, true)
 }
 
 #[utoipa::path(put, path = "/v1/users", tag = "dimensions", params(ShopParam),
@@ -235,81 +106,34 @@ pub async fn put_users(
     Query(q): Query<ShopParam>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<UpsertReply>, ApiError> {
-    upsert(&app, &headers, &q, body, user_row, |c, shop, rows| {
-        c.put_users(shop, rows)
-    })
+    upsert(&app, &headers, &q, body, false)
 }
 
-/// Parses row `index` of a batch at time `now` into (stored id, row).
-type RowParser<R> = fn(usize, &Value, i64) -> Result<(i64, R), RowError>;
-
-/// A batch upsert: each row parsed on its own (errors answered per row), the good ones
-/// applied to the catalog and made durable together.
-fn upsert<R>(
+/// A batch upsert through the ingest path: each row read on its own (errors answered per row),
+/// the good ones applied to the catalog and made durable together.
+fn upsert(
     app: &AppState,
     headers: &HeaderMap,
     q: &ShopParam,
     body: Result<Bytes, BytesRejection>,
-    parse: RowParser<R>,
-    apply: impl Fn(&mut store::Catalog, &str, Vec<(i64, R)>),
+    items: bool,
 ) -> Result<Json<UpsertReply>, ApiError> {
     let (who, default) = principal_and_shop(app, headers, Scope::Ingest, q)?;
-    let rows = rows_of(body)?;
-    let now = collect::now_ms();
-    let mut ok: BTreeMap<String, Vec<(i64, R)>> = BTreeMap::new();
-    let (mut errors, mut forbidden) = (Vec::new(), Vec::new());
-    for (i, v) in rows.iter().enumerate() {
-        let shop = match row_shop(&who, &default, i, v) {
-            Ok(Some(shop)) => shop,
-            Ok(None) => {
-                forbidden.push(i);
-                continue;
-            }
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        match parse(i, v, now) {
-            Ok(r) => ok.entry(shop).or_default().push(r),
-            Err(e) => errors.push(e),
-        }
-    }
-    if !forbidden.is_empty() {
-        return Err(ApiError::forbidden(format!(
-            "this key is bound to shop `{default}`; {} row(s) name another shop and nothing was stored",
-            forbidden.len()
-        ))
-        .with_details(json!({ "indices": forbidden })));
-    }
-    let upserted = ok.values().map(Vec::len).sum();
-    if upserted > 0 {
-        let mut st = app.store();
-        for (shop, rows) in ok {
-            apply(st.catalog_mut(), &shop, rows);
-        }
-        st.catalog_mut().flush().map_err(ApiError::internal)?;
-    }
-    Ok(Json(UpsertReply {
-        upserted,
-        rejected: errors.len(),
-        errors,
-    }))
-}
-
-fn user_row(index: usize, v: &Value, now: i64) -> Result<(i64, UserRow), RowError> {
-    let o = v
-        .as_object()
-        .ok_or_else(|| row_err(index, "", "each row must be an object".into()))?;
-    let id = id_field(o, "user_id").map_err(|m| row_err(index, "user_id", m))?;
-    Ok((
-        id.as_i64(),
-        UserRow {
-            key: key_of(&id),
-            attributes: attributes(index, o)?,
-            updated_at: now,
-        },
-    ))
+    let raw = body.map_err(body_rejection)?;
+    // JSON unless NDJSON is declared: these endpoints always took a JSON body without asking.
+    let layout = crate::body::layout(headers).unwrap_or(crate::body::Layout::Json);
+    let retry = app.cfg.retry_after_secs;
+    let rows = ingest::rows::split(layout, &raw).map_err(|e| from_ingest(e, retry))?;
+    let origin = Origin {
+        source: "http".into(),
+        shop: who.shop,
+    };
+    let reply = if items {
+        app.ingest.upsert_items(&origin, &default, &rows)
+    } else {
+        app.ingest.upsert_users(&origin, &default, &rows)
+    };
+    reply.map(Json).map_err(|e| from_ingest(e, retry))
 }
 
 fn parse_attrs(a: &Option<String>) -> Option<Value> {
@@ -392,7 +216,7 @@ pub async fn delete_user(
     let details = json!({"user_id": id, "events_erased": report.rows, "results_rows_erased": report.results_rows, "files_rewritten": report.files, "profile_erased": report.profile});
     app.audit
         .record(&AuditEntry {
-            at_ms: collect::now_ms(),
+            at_ms: model::time::now_ms(),
             actor,
             action: "erase_user".into(),
             shop: Some(shop),

@@ -119,3 +119,40 @@ pub fn body_rejection(e: axum::extract::rejection::BytesRejection) -> ApiError {
         ApiError::bad_request(format!("could not read the request body: {e}"))
     }
 }
+
+/// Maps a refused ingest batch to its HTTP answer; retryable ones carry `Retry-After`.
+pub fn from_ingest(e: ingest::IngestError, retry_after_secs: u64) -> ApiError {
+    use ingest::IngestError as E;
+    let retry = e.retryable();
+    let message = e.to_string();
+    let mut err = match e {
+        E::ForeignShop { indices, .. } => {
+            ApiError::forbidden(message).with_details(json!({ "indices": indices }))
+        }
+        E::BadBody(_) => ApiError::bad_request(message),
+        E::TooLarge { limit } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the decompressed body exceeds server.max_body_bytes ({limit} bytes); send smaller batches"
+            ),
+        )
+        .with_details(json!({ "limit_bytes": limit })),
+        E::Overloaded => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "overloaded",
+            format!("{message} (after Retry-After seconds)"),
+        ),
+        E::Storage(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            format!("{message} (after Retry-After seconds; GET /health says when the server is ready again)"),
+        ),
+        E::OriginalFailed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "retry", message),
+        E::Internal(m) => ApiError::internal(m),
+    };
+    if retry {
+        err.retry_after = Some(retry_after_secs.max(1));
+    }
+    err
+}

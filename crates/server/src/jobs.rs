@@ -1,10 +1,10 @@
 //! The scheduler over HTTP: schedules, their run log, and manual runs.
 
-use crate::app::AppState;
 use crate::auth::Scope;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
 use crate::scheduler::{JobInfo, RunRecord, TriggerError};
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

@@ -4,25 +4,31 @@
 //! operators read what was collected.
 //!
 //! ```text
-//! client ─► axum ─► auth (key → scopes, shop) ─► body (type, gzip ≤ limit, rows)
-//!        ─► ingest: parse + validate each row ─► exact dedup (reserve ids) ─► WAL submit
-//!        ◄─ 200 after the group fsync (or 429 when the WAL queue is full)
+//! client ─► axum ─► admit (shutdown gate, body timeout) ─► auth (key → scopes, shop)
+//!        ─► events: content type, gzip ─► ingest::Ingestor (validate, dedup, WAL submit)
+//!        ◄─ 200 after the group fsync (429 when the WAL queue is full, 503 when it cannot write)
 //!                                   WAL ─► Folder (background) ─► Parquet lake + quarantine + ids
-//!                                    └──► live engine (stream jobs) ─► /v1/live, SSE, lake/results
+//!                                    └──► live engine (stream jobs) ─► /v1/live, SSE, results
 //! ```
 //!
-//! - [`app`] — state, routes, startup recovery, graceful shutdown ([`app::open`], [`app::serve`]);
-//!   [`admit`] — the shutdown gate and the body read timeout in front of every handler.
-//! - [`ingest`] — `POST /v1/events`; [`dims`] — items and users; [`read`] — stats, quarantine,
-//!   metrics, health, audit; [`openapi`] — the generated document.
-//! - [`live`] — live job results: latest, history, server-sent events.
+//! Layers, each importing only those below it: [`state`] (the shared [`state::App`]), [`auth`],
+//! [`error`], [`extract`] and [`body`] at the bottom; the handlers in the middle; [`routes`] (the
+//! route table and its layers) and [`app`] (open, serve, shutdown) on top.
+//!
+//! - Handlers: [`events`] — `POST /v1/events`; [`dims`] — items and users; [`read`] — stats,
+//!   quarantine, metrics, health, audit; [`live`] — live job results, history, server-sent
+//!   events; [`analytics`] — SQL and analyses; [`jobs`] — scheduled tasks; [`openapi`] — the
+//!   generated document.
+//! - [`admit`] — the shutdown gate and the body read timeout in front of every handler.
 //! - [`auth`] — API keys with scopes bound to a shop; [`audit`] — admin actions.
 //! - [`error`] — the one JSON error envelope; [`extract`] — query and path extractors that
 //!   answer with it.
+//! - [`scheduler`], [`tasks`] — `[[schedule]]`; [`sinks`] — results to a database.
 //! - [`loadgen`] — `storepulse bench ingest`, the HTTP load generator; [`freshness`] —
 //!   `storepulse bench freshness`, time from watermark to result on the event stream.
 //!
-//! Storage is `storepulse-store`; the live jobs are `storepulse-stream`.
+//! The ingest path is `storepulse-ingest`; storage `storepulse-store`; the live jobs
+//! `storepulse-stream`.
 #![deny(missing_docs)]
 
 pub mod admit;
@@ -34,17 +40,19 @@ pub mod body;
 pub mod config;
 pub mod dims;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod freshness;
-pub mod ingest;
 pub mod jobs;
 pub mod live;
 pub mod loadgen;
 pub mod metrics;
 pub mod openapi;
 pub mod read;
+pub mod routes;
 pub mod scheduler;
 pub mod sinks;
+pub mod state;
 pub mod tasks;
 
 pub use app::{ServeOptions, open, serve};

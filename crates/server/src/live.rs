@@ -2,10 +2,10 @@
 //! late events, blacklist alerts, sessions) and a server-sent-event stream of every emission as
 //! it fires. Shop-bound keys see only their shop.
 
-use crate::app::AppState;
 use crate::auth::Scope;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

@@ -1,11 +1,11 @@
 //! Operational and read endpoints: health, metrics, lake stats, the quarantine (paged,
 //! filterable) and its replay, and the audit log.
 
-use crate::app::AppState;
 use crate::audit::AuditEntry;
 use crate::auth::Scope;
 use crate::error::ApiError;
 use crate::extract::Query;
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -75,7 +75,7 @@ pub async fn metrics(
             .lake_rows
             .set(files.iter().map(|f| f.rows).sum::<u64>() as i64);
     }
-    app.metrics.dedup_ids.set(app.ids().len() as i64);
+    app.metrics.dedup_ids.set(app.ingest.ids().len() as i64);
     let text = app.metrics.render(app.wal.fsync_stats());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
