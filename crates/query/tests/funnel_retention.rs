@@ -637,3 +637,60 @@ fn the_direct_funnel_scan_equals_the_sql_path() {
     }
     check(&engine(&data));
 }
+
+#[test]
+fn a_step_naming_an_action_nobody_has_is_refused_with_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = lake(dir.path(), "UTC", &funnel_events());
+    let e = engine(&data);
+    let steps = json!([{"action": "pv"}, {"action": "byu"}]);
+    let err = try_analyze(&e, "UTC", Scope::all(), "funnel", json!({ "steps": steps }))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("step 2") && err.contains("did you mean buy?"),
+        "{err}"
+    );
+    let err = try_analyze(
+        &e,
+        "UTC",
+        Scope::all(),
+        "paths",
+        json!({ "after": {"action": "crat"} }),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("did you mean cart?"), "{err}");
+    // A filter-only step is not checked, and known actions pass.
+    let steps = json!([{"action": "pv"}, {"filter": "user_id = 1"}]);
+    assert!(try_analyze(&e, "UTC", Scope::all(), "funnel", json!({ "steps": steps })).is_ok());
+}
+
+#[test]
+fn every_registered_analysis_is_dispatched() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = lake(dir.path(), "UTC", &funnel_events());
+    let e = engine(&data);
+    let needs = |name: &str| match name {
+        "funnel" => json!({"steps": [{"action": "pv"}, {"action": "buy"}]}),
+        "paths" => json!({"after": {"action": "pv"}}),
+        _ => json!({}),
+    };
+    for d in query::analysis::REGISTRY {
+        let r = try_analyze(&e, "UTC", Scope::all(), d.name, needs(d.name));
+        let a = r.unwrap_or_else(|err| panic!("{}: {err}", d.name));
+        assert_eq!(a.analysis, d.name);
+        for t in &a.tables {
+            for k in d.key_columns(&t.name) {
+                assert!(
+                    t.col(k).is_some(),
+                    "{}.{}: no key column {k}",
+                    d.name,
+                    t.name
+                );
+            }
+        }
+    }
+    let err = try_analyze(&e, "UTC", Scope::all(), "funel", json!({})).unwrap_err();
+    assert!(err.to_string().contains("did you mean funnel?"), "{err}");
+}

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use query::QueryError;
-use query::analysis::{ANALYSES, Ctx, run_named};
+use query::analysis::{Ctx, run_named};
 use query::output::{Encoder, Format};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -204,6 +204,19 @@ pub struct AnalysisInfo {
     pub name: &'static str,
     /// What it computes.
     pub description: &'static str,
+    /// Its parameters (the common `from`, `to`, `shop` first), each with its meaning.
+    pub params: Vec<ParamInfo>,
+    /// Key columns of each result table (`*`: any other table).
+    pub keys: std::collections::BTreeMap<&'static str, Vec<&'static str>>,
+}
+
+/// One parameter of an analysis.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParamInfo {
+    /// JSON name.
+    pub name: &'static str,
+    /// Meaning and default.
+    pub help: &'static str,
 }
 
 #[utoipa::path(get, path = "/v1/analyses", tag = "analytics",
@@ -216,15 +229,27 @@ pub async fn list_analyses(
 ) -> Result<Json<Vec<AnalysisInfo>>, ApiError> {
     app.auth(&headers, Scope::Read)?;
     Ok(Json(
-        ANALYSES
+        query::analysis::REGISTRY
             .iter()
-            .map(|(name, description)| AnalysisInfo { name, description })
+            .map(|d| AnalysisInfo {
+                name: d.name,
+                description: d.help,
+                params: query::analysis::RANGE
+                    .iter()
+                    .chain(d.params)
+                    .map(|p| ParamInfo {
+                        name: p.name,
+                        help: p.help,
+                    })
+                    .collect(),
+                keys: d.keys.iter().map(|(t, k)| (*t, k.to_vec())).collect(),
+            })
             .collect(),
     ))
 }
 
 #[utoipa::path(post, path = "/v1/analyses/{name}", tag = "analytics",
-    params(("name" = String, Path, description = "kpis, funnel, retention, rfm, activity, rankings, repeat, paths")),
+    params(("name" = String, Path, description = "An analysis name from GET /v1/analyses")),
     request_body(content = Object, description = "The analysis' parameters, e.g. {\"from\": \"2017-11-25\", \"to\": \"2017-12-03\", \"steps\": [{\"action\": \"pv\"}, {\"action\": \"buy\"}], \"window\": \"1d\"}; an empty body takes the defaults"),
     responses(
         (status = 200, description = "`{analysis, params, summary, tables: [{name, columns, rows}]}`"),

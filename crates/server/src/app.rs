@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::{Folder, Store, StoreConfig, Wal, WalConfig};
 
+/// Emissions an event-stream client can miss and still resume without a gap.
+const SSE_REPLAY: usize = 10_000;
+
 /// What `serve` needs besides the server section.
 pub struct ServeOptions {
     /// Store layout.
@@ -76,14 +79,14 @@ pub fn open(opts: ServeOptions) -> Result<(AppState, Folder), store::StoreError>
             target_rows: opts.compact_target_rows,
         }),
     );
-    let (live_tx, _) = tokio::sync::broadcast::channel(4096);
+    let live_log = Arc::new(crate::live_log::LiveLog::new(SSE_REPLAY));
     let live = match opts.live {
         Some(cfg) => {
-            let tx = live_tx.clone();
+            let log = live_log.clone();
             let subscriber: stream::live::Subscriber = Arc::new(move |es| {
                 for e in es {
                     // No subscriber is fine: the emission is still kept and persisted.
-                    let _ = tx.send(e.clone());
+                    log.publish(e.clone());
                 }
             });
             let engine = stream::live::Live::start(cfg, Some(subscriber), Some(store.clone()))
@@ -162,7 +165,7 @@ pub fn open(opts: ServeOptions) -> Result<(AppState, Folder), store::StoreError>
         audit,
         parse_base: opts.parse_base,
         live,
-        live_tx,
+        live_log,
         shutdown: tokio::sync::watch::channel(false).0,
         query: engine,
         zone: opts.store.zone,
@@ -212,7 +215,7 @@ pub async fn serve(
     {
         crate::sinks::spawn_live(
             sink.clone(),
-            app.live_tx.subscribe(),
+            app.live_log.subscribe(),
             cfg.flush_secs,
             app.shutdown.subscribe(),
         );

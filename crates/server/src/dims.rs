@@ -120,8 +120,14 @@ fn upsert(
 ) -> Result<Json<UpsertReply>, ApiError> {
     let (who, default) = principal_and_shop(app, headers, Scope::Ingest, q)?;
     let raw = body.map_err(body_rejection)?;
-    // JSON unless NDJSON is declared: these endpoints always took a JSON body without asking.
-    let layout = crate::body::layout(headers).unwrap_or(crate::body::Layout::Json);
+    // These endpoints always took a JSON array whatever the content type said; NDJSON (one
+    // row per line) is read when declared and the body is not an array.
+    let text = raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&raw);
+    let is_array = text.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'[');
+    let layout = match crate::body::layout(headers) {
+        Ok(crate::body::Layout::Ndjson) if !is_array => crate::body::Layout::Ndjson,
+        _ => crate::body::Layout::Json,
+    };
     let retry = app.cfg.retry_after_secs;
     let rows = ingest::rows::split(layout, &raw).map_err(|e| from_ingest(e, retry))?;
     let origin = Origin {

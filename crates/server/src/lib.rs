@@ -17,15 +17,13 @@
 //!
 //! - Handlers: [`events`] — `POST /v1/events`; [`dims`] — items and users; [`read`] — stats,
 //!   quarantine, metrics, health, audit; [`live`] — live job results, history, server-sent
-//!   events; [`analytics`] — SQL and analyses; [`jobs`] — scheduled tasks; [`openapi`] — the
+//!   events (resumable through [`live_log`]); [`analytics`] — SQL and analyses; [`jobs`] — scheduled tasks; [`openapi`] — the
 //!   generated document.
 //! - [`admit`] — the shutdown gate and the body read timeout in front of every handler.
 //! - [`auth`] — API keys with scopes bound to a shop; [`audit`] — admin actions.
 //! - [`error`] — the one JSON error envelope; [`extract`] — query and path extractors that
 //!   answer with it.
 //! - [`scheduler`], [`tasks`] — `[[schedule]]`; [`sinks`] — results to a database.
-//! - [`loadgen`] — `storepulse bench ingest`, the HTTP load generator; [`freshness`] —
-//!   `storepulse bench freshness`, time from watermark to result on the event stream.
 //!
 //! The ingest path is `storepulse-ingest`; storage `storepulse-store`; the live jobs
 //! `storepulse-stream`.
@@ -42,10 +40,9 @@ pub mod dims;
 pub mod error;
 pub mod events;
 pub mod extract;
-pub mod freshness;
 pub mod jobs;
 pub mod live;
-pub mod loadgen;
+pub mod live_log;
 pub mod metrics;
 pub mod openapi;
 pub mod read;

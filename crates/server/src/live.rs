@@ -13,6 +13,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use stream::live::{HistoryQuery, Live};
@@ -172,10 +173,12 @@ pub struct StreamParams {
     pub kind: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/live/stream", tag = "live", params(StreamParams),
-    responses((status = 200, description = "Server-sent events: one `emission` event (JSON) per result, update, late event or alert as it fires", content_type = "text/event-stream")),
+#[utoipa::path(get, path = "/v1/live/stream", tag = "live", params(StreamParams,
+        ("Last-Event-ID" = Option<String>, Header, description = "The `id:` of the last event received: the stream starts with what came after it (browsers send it when they reconnect)")),
+    responses((status = 200, description = "Server-sent events, each with an `id:`: `emission` (JSON) per result, update, late event or alert as it fires; `gap` when what was missed cannot be replayed (`reason`: restarted, too_old, bad_id) — fill it from GET /v1/live/{job}/history", content_type = "text/event-stream"),
+        (status = 400, description = "Unknown job or kind", body = crate::openapi::ErrorBody)),
     security(("api_key" = ["read"])))]
-/// Every new emission as a server-sent event.
+/// Every new emission as a server-sent event; resumable with `Last-Event-ID`.
 pub async fn sse(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -190,34 +193,45 @@ pub async fn sse(
         return Err(unknown_job(live, j));
     }
     let kind = q.kind.as_deref().map(kind_of).transpose()?;
-    let rx = app.live_tx.subscribe();
-    let closing = app.shutdown.subscribe();
-    let job = q.job;
-    let state = (rx, closing, job, shop, kind);
-    let stream = futures_util::stream::unfold(state, |mut st| async move {
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let log = app.live_log.clone();
+    let filter = Filter {
+        job: q.job,
+        shop,
+        kind,
+    };
+    let (resume, rx, latest) = log.resume(last.as_deref());
+    let mut st = Tail {
+        log,
+        rx,
+        closing: app.shutdown.subscribe(),
+        filter,
+        pending: VecDeque::new(),
+        last_seq: 0,
+    };
+    st.absorb(resume, latest);
+    let stream = futures_util::stream::unfold(st, |mut st| async move {
         loop {
-            let (rx, closing, job, shop, kind) = &mut st;
-            if *closing.borrow() {
+            if let Some(ev) = st.pending.pop_front() {
+                return Some((Ok(ev), st));
+            }
+            if *st.closing.borrow() {
                 return None;
             }
             tokio::select! {
-                _ = closing.changed() => return None,
-                msg = rx.recv() => match msg {
-                    Ok(e) => {
-                        if job.as_deref().is_some_and(|j| j != e.job)
-                            || shop.as_deref().is_some_and(|s| s != e.shop)
-                            || kind.is_some_and(|k| k != e.kind)
-                        {
-                            continue;
-                        }
-                        let ev = Event::default().event("emission").data(e.to_json_line());
-                        return Some((Ok(ev), st));
-                    }
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        let ev = Event::default()
-                            .event("lagged")
-                            .data(json!({ "skipped": n }).to_string());
-                        return Some((Ok(ev), st));
+                _ = st.closing.changed() => return None,
+                msg = st.rx.recv() => match msg {
+                    Ok(n) => st.push(n),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        // Fell behind the broadcast: refill from the ring, exactly after the
+                        // last event sent (a gap only if the ring moved past it too).
+                        let after = st.log.id(st.last_seq);
+                        let (resume, rx, latest) = st.log.resume(Some(&after));
+                        st.rx = rx;
+                        st.absorb(resume, latest);
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
@@ -225,4 +239,63 @@ pub async fn sse(
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// What a subscriber asked for.
+struct Filter {
+    job: Option<String>,
+    shop: Option<String>,
+    kind: Option<stream::Kind>,
+}
+
+/// One subscriber's position in the numbered live log.
+struct Tail {
+    log: Arc<crate::live_log::LiveLog>,
+    rx: broadcast::Receiver<crate::live_log::Numbered>,
+    closing: tokio::sync::watch::Receiver<bool>,
+    filter: Filter,
+    pending: VecDeque<Event>,
+    /// The last sequence number seen (sent or filtered out).
+    last_seq: u64,
+}
+
+impl Tail {
+    fn push(&mut self, (seq, e): crate::live_log::Numbered) {
+        if seq <= self.last_seq {
+            return;
+        }
+        self.last_seq = seq;
+        let f = &self.filter;
+        if f.job.as_deref().is_some_and(|j| j != e.job)
+            || f.shop.as_deref().is_some_and(|s| s != e.shop)
+            || f.kind.is_some_and(|k| k != e.kind)
+        {
+            return;
+        }
+        self.pending.push_back(
+            Event::default()
+                .id(self.log.id(seq))
+                .event("emission")
+                .data(e.to_json_line()),
+        );
+    }
+
+    /// Takes a resume's replay (or gap); from then on everything after `latest` is new.
+    fn absorb(&mut self, r: crate::live_log::Resume, latest: u64) {
+        use crate::live_log::Resume;
+        match r {
+            Resume::Fresh => {}
+            Resume::Replay(v) => v.into_iter().for_each(|n| self.push(n)),
+            Resume::Gap { reason, oldest } => {
+                let data = json!({
+                    "reason": reason,
+                    "oldest_id": oldest,
+                    "message": "emissions were missed and cannot be replayed; fetch them from GET /v1/live/{job}/history (since_ms = the end of the last window received)",
+                });
+                self.pending
+                    .push_back(Event::default().event("gap").data(data.to_string()));
+            }
+        }
+        self.last_seq = self.last_seq.max(latest);
+    }
 }

@@ -42,7 +42,7 @@ impl Modify for Security {
         analytics::post_query, analytics::list_analyses, analytics::post_analysis,
         jobs::list, jobs::runs, jobs::run_now
     ),
-    components(schemas(ErrorBody, ErrorDetail, ingest::IngestReply, ingest::RowError, ingest::UpsertReply, dims::ItemOut, dims::UserOut, read::QuarantinePage, read::ReplayRequest, analytics::QueryRequest, analytics::AnalysisInfo, crate::scheduler::RunRecord, crate::scheduler::JobInfo)),
+    components(schemas(ErrorBody, ErrorDetail, ingest::IngestReply, ingest::RowError, ingest::UpsertReply, dims::ItemOut, dims::UserOut, read::QuarantinePage, read::ReplayRequest, analytics::QueryRequest, analytics::AnalysisInfo, analytics::ParamInfo, crate::scheduler::RunRecord, crate::scheduler::JobInfo)),
     modifiers(&Security),
     tags((name = "ingest"), (name = "dimensions"), (name = "read"), (name = "live"), (name = "analytics"), (name = "operations"))
 )]

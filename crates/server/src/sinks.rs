@@ -47,21 +47,10 @@ impl SinkConfig {
     }
 }
 
-/// The natural key of an analysis table (its rows' identity within one report run).
+/// The natural key of an analysis table (its rows' identity within one report run), from the
+/// analysis registry.
 fn natural_key(analysis: &str, table: &str) -> &'static [&'static str] {
-    match (analysis, table) {
-        ("kpis", _) => &["day"],
-        ("activity", "hours") => &["hour"],
-        ("activity", _) => &["weekday"],
-        ("funnel", "breakdown") => &["breakdown", "step"],
-        ("funnel", _) => &["step"],
-        ("retention", "counts") => &["cohort", "period"],
-        ("retention", _) => &["cohort"],
-        ("rfm", "customers") => &["shop", "user_id"],
-        ("rfm", _) => &["segment"],
-        ("repeat", _) => &["purchases"],
-        _ => &["rank"],
-    }
+    query::analysis::find(analysis).map_or(&["rank"], |d| d.key_columns(table))
 }
 
 /// The sink tables of a report: each section's tables with the report's context columns.
@@ -173,7 +162,7 @@ pub fn live_table(es: &[Arc<Emission>]) -> SinkTable {
 /// warning) so a database restart loses nothing short of that.
 pub fn spawn_live(
     sink: Sink,
-    mut rx: tokio::sync::broadcast::Receiver<Arc<Emission>>,
+    mut rx: tokio::sync::broadcast::Receiver<crate::live_log::Numbered>,
     flush_secs: f64,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -184,7 +173,7 @@ pub fn spawn_live(
         loop {
             let stopping = tokio::select! {
                 m = rx.recv() => match m {
-                    Ok(e) => { buf.push(e); continue; }
+                    Ok((_, e)) => { buf.push(e); continue; }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "the result sink fell behind the live jobs; some results were not written");
                         continue;

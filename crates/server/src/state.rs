@@ -37,8 +37,8 @@ pub struct App {
     pub parse_base: collect::ParseOptions,
     /// The live engine, fed with every durable batch (`None` when disabled).
     pub live: Option<Arc<stream::live::Live>>,
-    /// Every live emission, for server-sent-event subscribers.
-    pub live_tx: tokio::sync::broadcast::Sender<Arc<stream::Emission>>,
+    /// Every live emission, numbered, for event-stream subscribers (resumable) and the sink.
+    pub live_log: Arc<crate::live_log::LiveLog>,
     /// Set at shutdown so that endless responses (event streams) end.
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// The SQL engine for queries and analyses (its own runtime).

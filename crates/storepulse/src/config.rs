@@ -66,7 +66,7 @@ impl Default for LiveSection {
     fn default() -> Self {
         LiveSection {
             enabled: true,
-            jobs: stream::JOBS.iter().map(|j| j.0.to_string()).collect(),
+            jobs: stream::job_registry::names().map(String::from).collect(),
             history: 1000,
             persist: true,
             flush_secs: 10,
@@ -260,16 +260,10 @@ impl Config {
         if !self.live.enabled || self.live.jobs.is_empty() {
             return Ok(None);
         }
-        for name in self.jobs.keys() {
-            anyhow::ensure!(
-                stream::JOBS.iter().any(|j| j.0 == name),
-                "[jobs.{name}]: no such job; the jobs are {}",
-                stream::JOBS
-                    .iter()
-                    .map(|j| j.0)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+        for (name, jc) in &self.jobs {
+            let def = stream::job_registry::find(name)
+                .map_err(|e| anyhow::anyhow!("[jobs.{name}]: {e}"))?;
+            def.check(jc)?;
         }
         Ok(Some(stream::live::LiveConfig {
             jobs: self

@@ -48,7 +48,20 @@ fn unknown_values_suggest_the_name_meant_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     small_lake(&data);
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 9] = [
+        (&["analyze", "funnel", "pv", "byu"], "did you mean buy?"),
+        (
+            &["analyze", "rfm", "--window", "1d"],
+            "--window does not apply to rfm",
+        ),
+        (
+            &["analyze", "kpis", "pv", "buy"],
+            "steps does not apply to kpis",
+        ),
+        (
+            &["replay", "kpis", "--top", "3"],
+            "--top does not apply to kpis",
+        ),
         (
             &["import", "x.csv", "--format", "tabao"],
             "did you mean taobao?",

@@ -169,7 +169,7 @@ fn dimension_rows_are_stored_under_the_shop_they_name() {
         let st = r.status().as_u16();
         (st, r.json::<Value>().unwrap_or(Value::Null))
     };
-    let items = r#"[{"item_id":1,"shop":"b","title":"in b"},{"item_id":2,"title":"in default"},{"item_id":3,"shop":"no shop!"},{"item_id":4,"shop":7}]"#;
+    let items = r#"[{"item_id":1,"shop":"b","title":"in b"},{"item_id":2,"title":"in default"},{"item_id":3,"shop":"no shop!"},{"item_id":4,"shop":["x"]}]"#;
     let (st, r) = send(&c, "PUT", &format!("{u}/v1/items"), &all, items);
     assert_eq!(st, 200, "{r}");
     assert_eq!(

@@ -35,7 +35,8 @@ pub mod watermark;
 pub mod windowed;
 
 pub use emit::{Emission, KeyVal, Kind, Row};
-pub use jobs::{Counters, Input, JOBS, Job, JobConfig, ShopStatus, build};
+pub use jobs::registry::{self as job_registry, JobDef, REGISTRY as JOBS};
+pub use jobs::{Counters, Input, Job, JobConfig, ShopStatus, build};
 
 /// Why a job or a replay could not go on.
 #[derive(Debug, thiserror::Error)]

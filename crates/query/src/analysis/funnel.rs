@@ -139,6 +139,47 @@ fn kind_column(table: &str) -> &'static str {
     }
 }
 
+/// Refuses a step whose action (status, result) is neither a known value of its table nor found
+/// in it: a typo (`byu`) would otherwise give an empty funnel that looks like a real answer.
+pub(crate) async fn check_step_kinds(
+    ctx: &Ctx<'_>,
+    scope: &crate::tables::Scope,
+    table: &str,
+    steps: &[Step],
+) -> Result<(), QueryError> {
+    let known: &[&str] = match table {
+        "behavior" => &["pv", "cart", "fav", "buy"],
+        "order" | "orders" => &model::ORDER_STATUSES,
+        "login" => &model::LOGIN_RESULTS,
+        _ => return Ok(()),
+    };
+    let kind = kind_column(table);
+    for (i, a) in steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((i, s.action.as_deref()?)))
+    {
+        if known.contains(&a) {
+            continue;
+        }
+        // A configured extra action is known only by its events.
+        let sql = format!(
+            "SELECT 1 FROM {} WHERE {kind} = {} LIMIT 1",
+            sql_ident(table)?,
+            sql_str(a)
+        );
+        if ctx.table("probe", scope, &sql).await?.rows.is_empty() {
+            return Err(QueryError::Invalid(format!(
+                "step {}: no `{table}` event has {kind} {a:?}{}; the known values are {}",
+                i + 1,
+                model::suggest::hint(a, known.iter().copied()),
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Walks one user's events; reusable buffers.
 pub struct Walker {
     k: usize,
@@ -398,6 +439,7 @@ pub async fn run(ctx: &Ctx<'_>, p: &FunnelParams) -> Result<Analysis, QueryError
         None => "CAST(NULL AS VARCHAR)".into(),
     };
     let scope = ctx.scope_for(&p.range)?;
+    check_step_kinds(ctx, &scope, &p.table, &p.steps).await?;
     let actions: Option<Vec<String>> = p
         .steps
         .iter()

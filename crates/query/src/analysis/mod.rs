@@ -16,12 +16,14 @@ mod kpi_scan;
 pub mod kpis;
 pub mod paths;
 pub mod rankings;
+mod registry;
 pub mod repeat;
 pub mod retention;
 pub mod rfm;
 pub mod sequences;
 mod table;
 
+pub use registry::{AnalysisDef, Param, RANGE, REGISTRY, find, names};
 pub use table::{Analysis, Table, cell_text, num, ratio};
 
 use crate::engine::Engine;
@@ -130,36 +132,6 @@ pub fn sql_ident(s: &str) -> Result<String, QueryError> {
     }
 }
 
-/// The built-in analyses by name, with a one-line description.
-pub const ANALYSES: [(&str, &str); 8] = [
-    (
-        "kpis",
-        "daily PV, UV, carts, buys, buyers, orders, GMV, AOV and conversion",
-    ),
-    (
-        "funnel",
-        "ordered steps within a conversion window: conversion, drop-off, time to convert",
-    ),
-    (
-        "retention",
-        "cohorts by first-seen or first-purchase day/week and their return rates",
-    ),
-    (
-        "rfm",
-        "recency, frequency, monetary per customer with quintile scores and segments",
-    ),
-    (
-        "activity",
-        "events and users by local hour of day and by weekday",
-    ),
-    (
-        "rankings",
-        "top items or categories by views, carts, buys, users or conversion",
-    ),
-    ("repeat", "repeat-purchase rate and purchases per customer"),
-    ("paths", "what users do next after a given step"),
-];
-
 fn params<T: serde::de::DeserializeOwned>(
     name: &str,
     v: serde_json::Value,
@@ -182,10 +154,10 @@ pub async fn run_named(
         "rankings" => rankings::run(ctx, &params(name, p)?).await,
         "repeat" => repeat::run(ctx, &params(name, p)?).await,
         "paths" => paths::run(ctx, &params(name, p)?).await,
-        _ => Err(QueryError::Invalid(format!(
-            "unknown analysis {name:?}{}; available: {}",
-            model::suggest::hint(name, ANALYSES.map(|a| a.0)),
-            ANALYSES.map(|a| a.0).join(", ")
-        ))),
+        _ => Err(find(name).err().unwrap_or_else(|| {
+            QueryError::Invalid(format!(
+                "analysis {name:?} is registered but not dispatched"
+            ))
+        })),
     }
 }

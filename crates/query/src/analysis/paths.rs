@@ -92,6 +92,7 @@ pub async fn run(ctx: &Ctx<'_>, p: &PathParams) -> Result<Analysis, QueryError> 
         parts.join(" AND ")
     };
     let scope = ctx.scope_for(&p.range)?;
+    super::funnel::check_step_kinds(ctx, &scope, &p.table, std::slice::from_ref(&p.after)).await?;
     let seqs = load(
         ctx,
         &scope,

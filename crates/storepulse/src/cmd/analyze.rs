@@ -3,15 +3,18 @@
 use crate::cli::AnalyzeArgs;
 use crate::config::Config;
 use anyhow::{Result, anyhow, bail};
-use query::analysis::{ANALYSES, Analysis, Ctx, Table, cell_text, run_named};
+use query::analysis::{Analysis, Ctx, Table, cell_text, run_named};
 use query::{Engine, Scope};
 use serde_json::{Map, Value, json};
 
 /// Runs `storepulse analyze`.
 pub fn run(cfg: &Config, a: &AnalyzeArgs, as_json: bool) -> Result<()> {
     if a.list {
-        for (name, what) in ANALYSES {
-            println!("{name:<10} {what}");
+        for d in query::analysis::REGISTRY {
+            println!("{:<10} {}", d.name, d.help);
+            for p in query::analysis::RANGE.iter().chain(d.params) {
+                println!("{:<12} {:<10} {}", "", p.name, p.help);
+            }
         }
         return Ok(());
     }
@@ -23,7 +26,13 @@ pub fn run(cfg: &Config, a: &AnalyzeArgs, as_json: bool) -> Result<()> {
         scope: Scope::all(),
         zone: cfg.zone()?,
     };
-    let result = engine.block_on(run_named(&ctx, name, params))?;
+    // Parameters are the user's input: a wrong one is a usage error (exit 2), as a wrong flag.
+    let result = engine
+        .block_on(run_named(&ctx, name, params))
+        .map_err(|e| match e {
+            query::QueryError::Invalid(m) => crate::cmd::usage(m),
+            other => anyhow::Error::from(other),
+        })?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
@@ -32,75 +41,90 @@ pub fn run(cfg: &Config, a: &AnalyzeArgs, as_json: bool) -> Result<()> {
     Ok(())
 }
 
-/// Builds the API's JSON parameters from the flags.
+/// Builds the API's JSON parameters from the flags; a flag the analysis does not take is a
+/// usage error (it would be silently ignored otherwise).
 fn params(name: &str, a: &AnalyzeArgs) -> Result<Value> {
+    let def = query::analysis::find(name)
+        .map_err(|e| crate::cmd::usage(format!("{e} (storepulse analyze --list)")))?;
     let mut p: Map<String, Value> = match &a.params {
         Some(s) => {
             serde_json::from_str(s).map_err(|e| anyhow!("--params is not a JSON object: {e}"))?
         }
         None => Map::new(),
     };
-    let mut set = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            p.insert(k.to_string(), v);
-        }
-    };
-    set("from", a.from.clone().map(Value::from));
-    set("to", a.to.clone().map(Value::from));
-    set("shop", a.shop.clone().map(Value::from));
     let step =
         |s: &str| serde_json::to_value(query::analysis::funnel::Step::parse(s)).unwrap_or_default();
-    match name {
-        "funnel" => {
-            if !a.steps.is_empty() {
-                set(
-                    "steps",
-                    Some(Value::Array(a.steps.iter().map(|s| step(s)).collect())),
-                );
-            }
-            set("table", a.table.clone().map(Value::from));
-            set("window", a.window.clone().map(Value::from));
-            set("breakdown", a.breakdown.clone().map(Value::from));
-            set("mode", a.strict.then(|| json!("strict")));
-        }
-        "retention" => {
-            set(
-                "cohort",
-                a.cohort.as_ref().map(|c| json!(c.replace('-', "_"))),
-            );
-            set("period", a.period.clone().map(Value::from));
-            set("returning", a.returning.clone().map(Value::from));
-            set("periods", a.periods.map(Value::from));
-        }
-        "rfm" => {
-            set("as_of", a.as_of.clone().map(Value::from));
-            set("customers", Some(json!(a.customers)));
-        }
-        "rankings" => {
-            set("by", a.by.clone().map(Value::from));
-            set("metric", a.metric.clone().map(Value::from));
-            set("top", a.top.map(Value::from));
-        }
-        "repeat" => set("source", a.source.clone().map(Value::from)),
-        "paths" => {
-            set("table", a.table.clone().map(Value::from));
-            set("after", a.after.as_deref().map(step));
-            set("by", a.by.clone().map(Value::from));
-            set("depth", a.depth.map(Value::from));
-            set("max_gap", a.max_gap.clone().map(Value::from));
-            set("top", a.top.map(Value::from));
-        }
-        "kpis" | "activity" => {}
-        other => {
-            return Err(crate::cmd::usage(format!(
-                "unknown analysis {other:?}{}; available: {}",
-                model::suggest::hint(other, ANALYSES.map(|a| a.0)),
-                ANALYSES.map(|a| a.0).join(", ")
-            )));
+    let steps =
+        (!a.steps.is_empty()).then(|| Value::Array(a.steps.iter().map(|s| step(s)).collect()));
+    // (flag, parameter, value) of every flag given.
+    let flags: Vec<(&str, &str, Option<Value>)> = vec![
+        ("--from", "from", a.from.clone().map(Value::from)),
+        ("--to", "to", a.to.clone().map(Value::from)),
+        ("--shop", "shop", a.shop.clone().map(Value::from)),
+        ("steps", "steps", steps),
+        ("--table", "table", a.table.clone().map(Value::from)),
+        ("--window", "window", a.window.clone().map(Value::from)),
+        (
+            "--breakdown",
+            "breakdown",
+            a.breakdown.clone().map(Value::from),
+        ),
+        ("--strict", "mode", a.strict.then(|| json!("strict"))),
+        (
+            "--cohort",
+            "cohort",
+            a.cohort.as_ref().map(|c| json!(c.replace('-', "_"))),
+        ),
+        ("--period", "period", a.period.clone().map(Value::from)),
+        (
+            "--returning",
+            "returning",
+            a.returning.clone().map(Value::from),
+        ),
+        ("--periods", "periods", a.periods.map(Value::from)),
+        ("--as-of", "as_of", a.as_of.clone().map(Value::from)),
+        (
+            "--customers",
+            "customers",
+            a.customers.then_some(json!(true)),
+        ),
+        ("--by", "by", a.by.clone().map(Value::from)),
+        ("--metric", "metric", a.metric.clone().map(Value::from)),
+        ("--top", "top", a.top.map(Value::from)),
+        ("--source", "source", a.source.clone().map(Value::from)),
+        ("--after", "after", a.after.as_deref().map(step)),
+        ("--depth", "depth", a.depth.map(Value::from)),
+        ("--max-gap", "max_gap", a.max_gap.clone().map(Value::from)),
+    ];
+    let mut wrong = Vec::new();
+    for (flag, param, value) in flags {
+        let Some(v) = value else { continue };
+        if def.takes(param) {
+            p.insert(param.to_string(), v);
+        } else {
+            wrong.push(flag);
         }
     }
-    if name != "funnel" && !a.steps.is_empty() {
-        bail!("only funnel takes steps; got {:?}", a.steps);
+    if !wrong.is_empty() {
+        let takes: Vec<String> = def
+            .params
+            .iter()
+            .map(|p| match p.name {
+                "steps" => "steps".to_string(),
+                "mode" => "--strict".to_string(),
+                n => format!("--{}", n.replace('_', "-")),
+            })
+            .collect();
+        return Err(crate::cmd::usage(format!(
+            "{} {} not apply to {name}; it takes {}",
+            wrong.join(", "),
+            if wrong.len() == 1 { "does" } else { "do" },
+            if takes.is_empty() {
+                "only --from, --to and --shop".to_string()
+            } else {
+                format!("{} besides --from, --to and --shop", takes.join(", "))
+            }
+        )));
     }
     if name == "funnel" && !p.contains_key("steps") {
         bail!("a funnel needs steps, e.g. `storepulse analyze funnel pv cart buy --window 1d`");

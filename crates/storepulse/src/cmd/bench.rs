@@ -18,15 +18,19 @@ pub fn run(cfg: &crate::config::Config, args: &BenchArgs, json: bool) -> Result<
             let shop = a
                 .shop
                 .clone()
-                .unwrap_or_else(|| format!("bench-fresh-{:x}", collect::now_ms()));
-            model::check_shop(&shop).map_err(|e| anyhow::anyhow!("--shop: {e}"))?;
-            let cfg = server::freshness::FreshnessConfig {
+                .unwrap_or_else(|| format!("bench-fresh-{:x}", model::time::now_ms()));
+            model::check_shop(&shop).map_err(|r| super::usage(format!("--shop: {}", r.rule)))?;
+            eprintln!(
+                "sending probe events to the scratch shop `{shop}` of the server at {} (--shop to change)",
+                a.url
+            );
+            let cfg = bench::freshness::FreshnessConfig {
                 url: a.url.clone(),
                 key: a.key.clone(),
                 rounds: a.rounds,
                 shop,
             };
-            let r = runtime()?.block_on(server::freshness::run(cfg))?;
+            let r = runtime()?.block_on(bench::freshness::run(cfg))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
@@ -45,8 +49,8 @@ pub fn run(cfg: &crate::config::Config, args: &BenchArgs, json: bool) -> Result<
             let run_id = a
                 .run_id
                 .clone()
-                .unwrap_or_else(|| format!("b{:x}", collect::now_ms()));
-            let cfg = server::loadgen::LoadConfig {
+                .unwrap_or_else(|| format!("b{:x}", model::time::now_ms()));
+            let cfg = bench::loadgen::LoadConfig {
                 url: a.url.clone(),
                 key: a.key.clone(),
                 events,
@@ -63,7 +67,7 @@ pub fn run(cfg: &crate::config::Config, args: &BenchArgs, json: bool) -> Result<
                     a.shop, a.url
                 );
             }
-            let report = runtime()?.block_on(server::loadgen::run(cfg))?;
+            let report = runtime()?.block_on(bench::loadgen::run(cfg))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

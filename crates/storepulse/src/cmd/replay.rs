@@ -71,18 +71,55 @@ fn human(e: &Emission) -> String {
 
 pub fn run(cfg: &Config, args: &ReplayArgs, json: bool) -> Result<()> {
     if args.list {
-        for (name, what) in stream::JOBS {
-            println!("{name:<15} {what}");
+        for j in stream::JOBS {
+            let takes: Vec<&str> = j
+                .settings
+                .iter()
+                .chain(stream::job_registry::COMMON)
+                .copied()
+                .collect();
+            println!(
+                "{:<15} {}\n{:<15} settings: {}",
+                j.name,
+                j.help,
+                "",
+                takes.join(", ")
+            );
         }
         return Ok(());
     }
     let name = args.job.as_deref().unwrap_or_default();
-    let names: Vec<&str> = stream::JOBS.iter().map(|j| j.0).collect();
-    if !names.contains(&name) {
+    let def = stream::job_registry::find(name)
+        .map_err(|e| super::usage(format!("{e} (storepulse replay --list)")))?;
+    let flags = stream::JobConfig {
+        window: args.window.clone(),
+        slide: args.slide.clone(),
+        lateness: args.lateness.clone(),
+        out_of_orderness: args.out_of_orderness.clone(),
+        gap: args.gap.clone(),
+        windows: args.windows.clone(),
+        top: args.top,
+        threshold: args.threshold,
+        exact: args.exact,
+        ..stream::JobConfig::default()
+    };
+    let wrong: Vec<String> = flags
+        .set_fields()
+        .into_iter()
+        .filter(|f| !def.takes(f))
+        .map(|f| format!("--{}", f.replace('_', "-")))
+        .collect();
+    if !wrong.is_empty() {
         return Err(super::usage(format!(
-            "unknown job {name:?}{}; the jobs are {} (storepulse replay --list)",
-            model::suggest::hint(name, names.iter().copied()),
-            names.join(", ")
+            "{} {} not apply to {name}; it takes {}",
+            wrong.join(", "),
+            if wrong.len() == 1 { "does" } else { "do" },
+            def.settings
+                .iter()
+                .chain(stream::job_registry::COMMON)
+                .map(|f| format!("--{}", f.replace('_', "-")))
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     let mut jc = cfg.job(name);
@@ -91,17 +128,17 @@ pub fn run(cfg: &Config, args: &ReplayArgs, json: bool) -> Result<()> {
             *dst = src.clone();
         }
     };
-    set(&mut jc.window, &args.window);
-    set(&mut jc.slide, &args.slide);
-    set(&mut jc.lateness, &args.lateness);
-    set(&mut jc.out_of_orderness, &args.out_of_orderness);
-    set(&mut jc.gap, &args.gap);
-    if args.windows.is_some() {
-        jc.windows = args.windows.clone();
+    set(&mut jc.window, &flags.window);
+    set(&mut jc.slide, &flags.slide);
+    set(&mut jc.lateness, &flags.lateness);
+    set(&mut jc.out_of_orderness, &flags.out_of_orderness);
+    set(&mut jc.gap, &flags.gap);
+    if flags.windows.is_some() {
+        jc.windows = flags.windows.clone();
     }
-    jc.top = args.top.or(jc.top);
-    jc.threshold = args.threshold.or(jc.threshold);
-    jc.exact = args.exact.or(jc.exact);
+    jc.top = flags.top.or(jc.top);
+    jc.threshold = flags.threshold.or(jc.threshold);
+    jc.exact = flags.exact.or(jc.exact);
     let zone = cfg.zone()?;
     let mut job = stream::build(name, &jc, zone).map_err(|e| anyhow!("{e}"))?;
     let only = args.kind.as_deref().map(kind_of).transpose()?;

@@ -8,6 +8,7 @@ mod adclicks;
 mod hot;
 mod kpis;
 mod labelled;
+pub mod registry;
 mod sessions;
 mod uv;
 
@@ -107,42 +108,6 @@ pub trait Job: Send {
     fn horizon(&self) -> i64;
 }
 
-/// Names of every job, with a one-line description.
-pub const JOBS: &[(&str, &str)] = &[
-    (
-        "kpis",
-        "PV, UV, buyers, orders, paid orders, GMV and conversion per tumbling window (1 min and 1 h)",
-    ),
-    (
-        "hot-items",
-        "top-N items by page views per sliding window (1 h every 5 min, N = 5)",
-    ),
-    (
-        "hot-categories",
-        "top-N categories by page views per sliding window (1 h every 5 min, N = 5)",
-    ),
-    (
-        "hot-pages",
-        "top-N URLs of GET requests, static assets excluded (10 min every 5 s, N = 5)",
-    ),
-    (
-        "uv",
-        "distinct users per window, exact and HyperLogLog (1 h and calendar day)",
-    ),
-    (
-        "channel-stats",
-        "events per (channel, action) per sliding window (1 h every 1 min)",
-    ),
-    (
-        "ad-clicks",
-        "ad clicks per province per sliding window (1 h every 5 s) with a daily click-fraud blacklist",
-    ),
-    (
-        "sessions",
-        "user sessions closed by 30 min of inactivity: events, page views, carts, buys, duration",
-    ),
-];
-
 /// Settings of one job (the `[jobs.<name>]` table of the config); unset fields take the job's
 /// defaults.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -219,6 +184,7 @@ impl JobConfig {
 
 /// Builds a job by name.
 pub fn build(name: &str, cfg: &JobConfig, zone: Zone) -> Result<Box<dyn Job>, StreamError> {
+    registry::find(name)?.check(cfg)?;
     Ok(match name {
         "kpis" => Box::new(kpis::Kpis::new(cfg, zone)?),
         "hot-items" => Box::new(hot::Hot::new(hot::What::Items, cfg)?),
@@ -229,12 +195,9 @@ pub fn build(name: &str, cfg: &JobConfig, zone: Zone) -> Result<Box<dyn Job>, St
         "ad-clicks" => Box::new(adclicks::AdClicks::new(cfg, zone)?),
         "sessions" => Box::new(sessions::SessionJob::new(cfg)?),
         other => {
-            let names: Vec<&str> = JOBS.iter().map(|j| j.0).collect();
-            return Err(StreamError::Config(format!(
-                "unknown job {other:?}{}; the jobs are {}",
-                model::suggest::hint(other, names.iter().copied()),
-                names.join(", ")
-            )));
+            return Err(registry::find(other).err().unwrap_or_else(|| {
+                StreamError::Config(format!("job {other:?} is registered but not built"))
+            }));
         }
     })
 }

@@ -108,7 +108,7 @@ pub fn event_line(run_id: &str, shop: &str, n: u64, out: &mut String) {
     };
     // Event time is the wall clock, as for a shop sending its events as they happen (live
     // jobs then see the small disorder of concurrent requests, not hours of late data).
-    let ts = collect::now_ms();
+    let ts = model::time::now_ms();
     let _ = writeln!(
         out,
         r#"{{"type":"behavior","shop":"{shop}","event_id":"{run_id}-{n}","ts":{ts},"user_id":{user},"item_id":{item},"category_id":{category},"action":"{action}"}}"#
