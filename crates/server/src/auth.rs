@@ -13,7 +13,7 @@ use std::sync::RwLock;
 use std::time::SystemTime;
 
 /// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Send events and dimension rows.
@@ -40,7 +40,7 @@ impl std::str::FromStr for Scope {
 }
 
 /// A key as configured or stored.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyConfig {
     /// A name for logs and the audit trail.
@@ -112,6 +112,25 @@ pub struct KeyStore {
     config: Vec<KeyConfig>,
     file: PathBuf,
     inner: RwLock<(Option<SystemTime>, HashMap<String, Principal>)>,
+    /// Last successful use per key name (UTC ms), written to `state/keys-used.json` at most
+    /// once a minute per key, so `storepulse keys list` can show it without a write a request.
+    used: std::sync::Mutex<HashMap<String, i64>>,
+}
+
+/// How stale a key's recorded last use may get before it is written again.
+const USE_RESOLUTION_MS: i64 = 60_000;
+
+/// Path of the last-use record in a data dir.
+pub fn used_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("state/keys-used.json")
+}
+
+/// Reads the last use of each key name (UTC ms); missing or unreadable means none recorded.
+pub fn read_used(data_dir: &Path) -> HashMap<String, i64> {
+    std::fs::read(used_file(data_dir))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
 }
 
 /// Path of the stored keys in a data dir.
@@ -230,6 +249,7 @@ impl KeyStore {
             config,
             file: keys_file(data_dir),
             inner: RwLock::new((None, HashMap::new())),
+            used: std::sync::Mutex::new(read_used(data_dir)),
         };
         ks.reload()?;
         Ok(ks)
@@ -294,6 +314,7 @@ impl KeyStore {
         let Some(p) = self.lookup(key) else {
             return Err(unauthorized("unknown API key"));
         };
+        self.touch(&p.name);
         if !p.has(need) {
             let need = serde_json::to_value(need).unwrap_or_default();
             return Err(ApiError::forbidden(format!(
@@ -303,6 +324,28 @@ impl KeyStore {
             )));
         }
         Ok(p)
+    }
+}
+
+impl KeyStore {
+    /// Records a use of key `name`, writing the record when it was a minute or more stale.
+    fn touch(&self, name: &str) {
+        let now = model::time::now_ms();
+        let Ok(mut used) = self.used.lock() else {
+            return;
+        };
+        if used.get(name).is_some_and(|&t| now - t < USE_RESOLUTION_MS) {
+            return;
+        }
+        used.insert(name.to_string(), now);
+        let Some(dir) = self.file.parent() else {
+            return;
+        };
+        let body = serde_json::to_vec_pretty(&*used).unwrap_or_default();
+        // Best effort: a full disk must not fail the request it records.
+        if let Err(e) = store::write_atomic(&dir.join("keys-used.json"), &body) {
+            tracing::debug!(error = %e, "could not record a key's last use");
+        }
     }
 }
 

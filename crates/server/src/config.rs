@@ -4,7 +4,7 @@ use crate::auth::KeyConfig;
 use serde::{Deserialize, Serialize};
 
 /// Server settings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address and port to listen on.

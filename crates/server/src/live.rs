@@ -54,7 +54,7 @@ fn kind_of(s: &str) -> Result<Kind, ApiError> {
 }
 
 #[utoipa::path(get, path = "/v1/live", tag = "live", operation_id = "list_live_jobs",
-    responses((status = 200, description = "Running jobs with their counters and watermarks")),
+    responses((status = 200, description = "Running jobs with their counters, watermarks, help and result key columns")),
     security(("api_key" = ["read"])))]
 /// The running live jobs.
 pub async fn list(
@@ -67,9 +67,17 @@ pub async fn list(
         .jobs()
         .iter()
         .filter_map(|j| live.status(j))
-        .map(|s| match &who.shop {
-            Some(own) => json!(s.only_shop(own)),
-            None => json!(s),
+        .map(|s| {
+            let def = stream::job_registry::find(&s.job).ok();
+            let mut v = match &who.shop {
+                Some(own) => json!(s.only_shop(own)),
+                None => json!(s),
+            };
+            if let (Some(def), Some(o)) = (def, v.as_object_mut()) {
+                o.insert("help".into(), json!(def.help));
+                o.insert("keys".into(), json!(def.keys));
+            }
+            v
         })
         .collect();
     Ok(Json(

@@ -13,7 +13,7 @@ use std::time::Duration;
 use store::Zone;
 
 /// One scheduled task (`[[schedule]]` in the config).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSpec {
     /// Unique name, used in the run log and `POST /v1/jobs/{name}/run`.

@@ -16,7 +16,7 @@ use std::time::Duration;
 use stream::Emission;
 
 /// `[sink]` in the config.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SinkConfig {
     /// `postgres://user@host:5432/db` or `mysql://user:pass@host:3306/db` (empty = no sink).

@@ -46,7 +46,7 @@ pub enum Command {
     /// Run read-only SQL over the whole lake (tables: behavior, orders, payment, login, ad_click,
     /// page_view, quarantine, results, items, users).
     Query(QueryArgs),
-    /// Built-in analyses: kpis, funnel, retention, rfm, activity, rankings, repeat, paths.
+    /// Built-in analyses (funnels, retention, RFM, ...): `storepulse analyze --list` lists them.
     Analyze(Box<AnalyzeArgs>),
     /// Build a report (daily, weekly or one from [reports.<name>]): HTML with charts + CSV + JSON.
     Report(ReportArgs),
@@ -69,8 +69,8 @@ pub struct ServeArgs {
 /// `storepulse replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// The job: kpis, hot-items, hot-categories, hot-pages, uv, channel-stats, ad-clicks, sessions.
-    #[arg(required_unless_present = "list")]
+    /// The job (`--list` shows each with its settings).
+    #[arg(required_unless_present = "list", help = job_help())]
     pub job: Option<String>,
     /// List the jobs and exit.
     #[arg(long)]
@@ -433,8 +433,8 @@ pub struct QueryArgs {
 /// `storepulse analyze`.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// kpis, funnel, retention, rfm, activity, rankings, repeat or paths (`--list` shows all).
-    #[arg(required_unless_present = "list")]
+    /// The analysis (`--list` shows each with its parameters).
+    #[arg(required_unless_present = "list", help = analysis_help())]
     pub analysis: Option<String>,
     /// Funnel steps in order: an action (`pv`), `action:SQL condition`
     /// (`buy:category_id = 5`) or `:SQL condition`.
@@ -528,4 +528,22 @@ pub struct ReportArgs {
     /// Also upsert the report's tables into the database of [sink] url.
     #[arg(long)]
     pub sink: bool,
+}
+
+/// The positional job argument's help, from the job registry.
+fn job_help() -> String {
+    let names: Vec<&str> = stream::job_registry::names().collect();
+    format!(
+        "The job: {} (`--list` shows each with its settings)",
+        names.join(", ")
+    )
+}
+
+/// The positional analysis argument's help, from the analysis registry.
+fn analysis_help() -> String {
+    let names: Vec<&str> = query::analysis::names().collect();
+    format!(
+        "The analysis: {} (`--list` shows each with its parameters)",
+        names.join(", ")
+    )
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The whole configuration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where everything is kept: wal/, lake/, quarantine/, catalog/, state/.
@@ -45,7 +45,7 @@ pub struct Config {
 }
 
 /// Live engine settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LiveSection {
     /// Run jobs on ingested events.
@@ -76,7 +76,7 @@ impl Default for LiveSection {
 }
 
 /// Validation settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ValidationConfig {
     /// Earliest plausible event time (RFC 3339).
@@ -90,7 +90,7 @@ pub struct ValidationConfig {
 }
 
 /// Import settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ImportSection {
     /// Rows per commit: each commit is one acknowledged, crash-safe batch.
@@ -106,7 +106,7 @@ pub struct ImportSection {
 }
 
 /// Lake upkeep settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LakeSection {
     /// Compaction merges a day partition's files smaller than this many MiB.
@@ -282,10 +282,7 @@ impl Config {
 
     /// A commented sample config with every default.
     pub fn sample() -> String {
-        let body = toml::to_string_pretty(&Config::default()).unwrap_or_default();
-        format!(
-            "# storepulse.toml — every setting with its default. Env overrides: STOREPULSE_<KEY>, nested with __.\n{body}"
-        )
+        crate::config_doc::sample()
     }
 }
 

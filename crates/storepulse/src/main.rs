@@ -9,6 +9,7 @@
 mod cli;
 mod cmd;
 mod config;
+mod config_doc;
 mod fmt;
 
 use clap::Parser;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Server, create_key, free_port};
+use common::{Server, create_key, free_port, sp};
 
 #[test]
 fn bad_query_strings_get_the_json_error_envelope() {
@@ -199,4 +199,39 @@ fn bench_ingest_writes_into_a_scratch_shop_only() {
         .collect();
     assert_eq!(shops, vec!["shop=bench".to_string()]);
     assert_eq!(common::lake_event_ids(&data).len(), 3000);
+}
+
+#[test]
+fn keys_list_shows_when_each_key_was_last_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let used = create_key(&data, "used", &["read"], None);
+    create_key(&data, "idle", &["read"], None);
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let s = Server::start(&data, free_port(), &[]);
+    let r = reqwest::blocking::Client::new()
+        .get(format!("{}/v1/stats", s.url))
+        .bearer_auth(&used)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let out = sp(&data, &["keys", "list", "--json"]);
+    let keys: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let last = |name: &str| {
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["name"] == name)
+            .map(|k| k["last_used_ms"].clone())
+            .unwrap()
+    };
+    let t = last("used").as_i64().expect("the used key has a last use");
+    assert!(t >= before - 1000, "{t} vs {before}");
+    assert!(last("idle").is_null(), "{keys}");
+    let table = String::from_utf8(sp(&data, &["keys", "list"]).stdout).unwrap();
+    let idle = table.lines().find(|l| l.starts_with("idle")).unwrap();
+    assert!(idle.ends_with("never"), "{table}");
 }

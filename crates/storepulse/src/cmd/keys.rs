@@ -75,23 +75,42 @@ pub fn run(cfg: &Config, args: &KeysArgs, json: bool) -> Result<()> {
         }
         KeysAction::List => {
             let keys = auth::read_stored(&auth::keys_file(&cfg.data_dir))?;
+            let used = auth::read_used(&cfg.data_dir);
+            let last = |name: &str| used.get(name).copied();
             if json {
-                println!("{}", serde_json::to_string_pretty(&keys)?);
+                let v: Vec<serde_json::Value> = keys
+                    .iter()
+                    .chain(&cfg.server.keys)
+                    .map(|k| {
+                        let mut v = serde_json::to_value(k).unwrap_or_default();
+                        if let Some(o) = v.as_object_mut() {
+                            o.insert("last_used_ms".into(), serde_json::json!(last(&k.name)));
+                        }
+                        v
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(());
             }
             if keys.is_empty() && cfg.server.keys.is_empty() {
                 println!("No keys. Create one: storepulse keys create --scope admin");
+                return Ok(());
             }
+            println!(
+                "{:<20} {:<22} {:<14} last used (UTC, to the minute)",
+                "name", "scopes", "shop"
+            );
             for k in keys.iter().chain(&cfg.server.keys) {
                 println!(
-                    "{:<20} {:<22} {}",
+                    "{:<20} {:<22} {:<14} {}",
                     k.name,
                     k.scopes
                         .iter()
                         .map(|s| format!("{s:?}").to_lowercase())
                         .collect::<Vec<_>>()
                         .join(","),
-                    k.shop.as_deref().unwrap_or("(all shops)")
+                    k.shop.as_deref().unwrap_or("(all shops)"),
+                    last(&k.name).map_or("never".to_string(), model::time::format_ms)
                 );
             }
             Ok(())

@@ -110,7 +110,7 @@ pub trait Job: Send {
 
 /// Settings of one job (the `[jobs.<name>]` table of the config); unset fields take the job's
 /// defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct JobConfig {
     /// Window length (`1h`, `10min`, `1d` = calendar day in the configured zone).
