@@ -20,6 +20,7 @@
 //! Parsing lives in `storepulse-collect`; queries over the lake in later stages.
 #![deny(missing_docs)]
 
+pub mod backup;
 mod catalog;
 pub mod crashpoint;
 pub mod dedup;

@@ -54,8 +54,26 @@ pub enum Command {
     Keys(KeysArgs),
     /// Load generators and benchmarks.
     Bench(BenchArgs),
-    /// Print a sample storepulse.toml with every setting and its default.
+    /// Print a sample storepulse.toml with every setting, its default and its meaning.
     Config,
+    /// Take a consistent backup of the data dir into a new directory (safe while `serve` runs).
+    Backup(BackupArgs),
+    /// Restore a backup into an empty --data-dir (the server stopped), folding its WAL.
+    Restore(RestoreArgs),
+}
+
+/// `storepulse backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The backup directory to create (must not exist; hard links where on the same disk).
+    pub dir: PathBuf,
+}
+
+/// `storepulse restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A directory written by `storepulse backup`.
+    pub dir: PathBuf,
 }
 
 /// `storepulse serve`.

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod analyze;
+mod backup;
 mod bench;
 mod bench_query;
 mod compact;
@@ -42,6 +43,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Report(a) => report::run(&cfg, a, cli.json),
         Command::Keys(a) => keys::run(&cfg, a, cli.json),
         Command::Bench(a) => bench::run(&cfg, a, cli.json),
+        Command::Backup(a) => backup::backup(&cfg, a, cli.json),
+        Command::Restore(a) => backup::restore(&cfg, a, cli.json),
         Command::Config => {
             print!("{}", Config::sample());
             Ok(())
