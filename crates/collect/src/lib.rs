@@ -10,6 +10,8 @@
 //! ```
 //!
 //! - [`Format`] — the input formats; [`formats`] — one module each.
+//! - [`ParseOptions`], [`CollectError`], the limits — shared by the pipeline and the formats
+//!   (`options`, below both).
 //! - [`EventBatch`] — events grouped by (table, shop) as Arrow columns.
 //! - [`QuarantineRecord`] — a rejected row with source, line, offset, raw text and reason.
 //!
@@ -34,6 +36,7 @@ mod format;
 pub mod formats;
 mod gz;
 mod identity;
+mod options;
 mod pipeline;
 mod quarantine;
 pub mod source;
@@ -41,6 +44,7 @@ pub mod source;
 pub use batch::{ACTION_KEYS, EventBatch, TableBatch};
 pub use chunk::{ChunkBuilder, IdRow, ItemRecord, ParsedChunk};
 pub use format::Format;
-pub use pipeline::{ChunkStream, CollectError, MAX_LINE_BYTES, ParseOptions, parse};
+pub use options::{CollectError, MAX_LINE_BYTES, ParseOptions};
+pub use pipeline::{ChunkStream, parse};
 pub use quarantine::{QuarantineRecord, RowPos, now_ms};
 pub use source::Input;

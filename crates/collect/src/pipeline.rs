@@ -4,7 +4,8 @@
 
 use crate::chunk::{ChunkBuilder, ParsedChunk};
 use crate::format::Format;
-use crate::formats::{LineOptions, parse_line};
+use crate::formats::parse_line;
+use crate::options::{BOM, CollectError, MAX_LINE_BYTES, ParseOptions};
 use crate::source::Opened;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use model::{DEFAULT_SHOP, Reason, Reject};
@@ -12,71 +13,6 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
 use std::thread;
-
-/// Lines longer than this are quarantined (truncated) instead of growing memory without bound.
-pub const MAX_LINE_BYTES: usize = 16 << 20;
-
-/// How an import parses its input.
-#[derive(Debug, Clone)]
-pub struct ParseOptions {
-    /// The input format.
-    pub format: Format,
-    /// Shop and validation rules.
-    pub line: LineOptions,
-    /// Parser threads (0 = number of CPUs).
-    pub threads: usize,
-    /// Bytes per parallel block.
-    pub chunk_bytes: usize,
-    /// Records already imported (resume point): they are read past, not parsed.
-    pub skip_records: u64,
-    /// Settings of the record formats (CSV mapping, naive-time offset).
-    pub records: crate::formats::records::RecordOptions,
-}
-
-impl ParseOptions {
-    /// Defaults for a format.
-    pub fn new(format: Format) -> ParseOptions {
-        ParseOptions {
-            format,
-            line: LineOptions::default(),
-            threads: 0,
-            chunk_bytes: 4 << 20,
-            skip_records: 0,
-            records: Default::default(),
-        }
-    }
-}
-
-/// Why an import could not go on (as opposed to a bad row, which is quarantined).
-#[derive(Debug, thiserror::Error)]
-pub enum CollectError {
-    /// Reading the input failed.
-    #[error("reading {source_name}: {err}")]
-    Io {
-        /// The input.
-        source_name: String,
-        /// The error.
-        err: std::io::Error,
-    },
-    /// A parser thread died: a bug. The import stops rather than silently losing rows.
-    #[error(
-        "a parser thread of {source_name} stopped unexpectedly (this is a bug in StorePulse); rows after the last committed batch were not imported"
-    )]
-    Internal {
-        /// The input.
-        source_name: String,
-    },
-    /// The input as a whole is not in the expected format.
-    #[error("{source_name} is not valid {format}: {message}")]
-    Format {
-        /// The input.
-        source_name: String,
-        /// The format.
-        format: String,
-        /// What is wrong.
-        message: String,
-    },
-}
 
 /// A parsed chunk with its sequence number, or the end of input with the number of chunks sent
 /// (and, if the input broke off, the error, to be handed out after those chunks).
@@ -221,9 +157,6 @@ pub fn parse(opened: Opened, opts: ParseOptions) -> ChunkStream {
         source_name: opened_name,
     }
 }
-
-/// The UTF-8 byte order mark.
-pub(crate) const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// Consumes a byte order mark at the start of the input; true if there was one.
 fn skip_bom<R: Read>(r: &mut BufReader<R>) -> bool {

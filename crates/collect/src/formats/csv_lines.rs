@@ -10,7 +10,7 @@
 //! a garbage file full of stray quotes stops trying joins, so work stays linear.
 
 use super::records::read_line_capped;
-use crate::pipeline::MAX_LINE_BYTES;
+use crate::options::MAX_LINE_BYTES;
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder, Terminator};
 use std::collections::VecDeque;
 use std::io::BufRead;

@@ -10,7 +10,7 @@
 use super::Parsed;
 use super::csv_lines::{CsvLines, RowKind};
 use super::records::{RecordOptions, Sink, format_error, io_error};
-use crate::pipeline::{CollectError, MAX_LINE_BYTES, ParseOptions};
+use crate::options::{CollectError, MAX_LINE_BYTES, ParseOptions};
 use model::schema::event_schema;
 use model::{Event, EventType, Reason, Reject};
 use serde_json::{Map, Value};

@@ -7,7 +7,7 @@
 use super::Parsed;
 use super::json_scan::{Scanned, Scanner};
 use super::records::{Sink, format_error, io_error};
-use crate::pipeline::{CollectError, ParseOptions};
+use crate::options::{CollectError, ParseOptions};
 use model::{Reason, Reject};
 use std::io::Read;
 

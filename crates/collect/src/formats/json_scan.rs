@@ -17,7 +17,7 @@
 //! followed by more content, are quarantined as records too, so nothing is dropped silently.
 //! Record number = position in this sequence (1-based).
 
-use crate::pipeline::MAX_LINE_BYTES;
+use crate::options::MAX_LINE_BYTES;
 use std::io::{ErrorKind, Read};
 
 /// Deepest nesting the scanner follows.

@@ -14,7 +14,8 @@ pub mod records;
 pub mod taobao;
 
 use crate::format::Format;
-use model::{Event, Reason, Reject, Rules};
+pub use crate::options::LineOptions;
+use model::{Event, Reason, Reject};
 
 /// What one input line became.
 #[derive(Debug)]
@@ -27,20 +28,11 @@ pub enum Parsed {
     Event(Box<Event>),
 }
 
-/// Settings every line parser shares.
-#[derive(Debug, Clone, Default)]
-pub struct LineOptions {
-    /// Target shop (`None` = default, or the event's own `shop` for JSON).
-    pub shop: Option<String>,
-    /// Validation rules.
-    pub rules: Rules,
-}
-
 /// Parses one line (without its newline) of a line-based format.
 pub fn parse_line(format: Format, line: &[u8], opts: &LineOptions) -> Result<Parsed, Reject> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     // A byte order mark inside a file: where two files with one were concatenated.
-    let line = line.strip_prefix(crate::pipeline::BOM).unwrap_or(line);
+    let line = line.strip_prefix(crate::options::BOM).unwrap_or(line);
     if line.iter().all(|c| c.is_ascii_whitespace()) {
         return Ok(Parsed::Skip);
     }

@@ -14,7 +14,7 @@ pub fn parse(line: &[u8], opts: &LineOptions) -> Result<Parsed, Reject> {
 /// Parses one JSON event; the import's shop applies when the event names none. A leading
 /// byte order mark (the first row of a body saved by some editors) is ignored.
 pub fn parse_event(bytes: &[u8], opts: &LineOptions) -> Result<Event, Reject> {
-    let bytes = bytes.strip_prefix(crate::pipeline::BOM).unwrap_or(bytes);
+    let bytes = bytes.strip_prefix(crate::options::BOM).unwrap_or(bytes);
     check_depth(bytes)?;
     let mut e = Event::from_json_slice(bytes, None)?;
     if e.shop.is_none() {

@@ -11,7 +11,7 @@ use super::Parsed;
 use super::csv_lines::{CsvLines, RowKind};
 use super::records::{Sink, format_error, io_error};
 use crate::chunk::ItemRecord;
-use crate::pipeline::{CollectError, MAX_LINE_BYTES, ParseOptions};
+use crate::options::{CollectError, MAX_LINE_BYTES, ParseOptions};
 use model::{Event, EventBody, Id, Order, Reason, Reject};
 use serde_json::{Map, Value};
 use std::io::BufRead;

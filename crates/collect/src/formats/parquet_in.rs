@@ -18,7 +18,7 @@
 use super::Parsed;
 use super::csv_mapped::{Target, resolve, time_value};
 use super::records::{Sink, format_error, io_error};
-use crate::pipeline::{CollectError, ParseOptions};
+use crate::options::{CollectError, ParseOptions};
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, RecordBatch};

@@ -11,41 +11,11 @@
 
 use crate::chunk::{ChunkBuilder, ItemRecord, ParsedChunk};
 use crate::format::Format;
-use crate::pipeline::{CollectError, ParseOptions};
-use model::{DEFAULT_SHOP, EventType, Id, Rules};
+pub use crate::options::RecordOptions;
+use crate::options::{CollectError, ParseOptions};
+use model::{DEFAULT_SHOP, Id, Rules};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
-
-/// Settings for record formats.
-#[derive(Debug, Clone)]
-pub struct RecordOptions {
-    /// CSV / Parquet column → event field mapping (`event field`, `column`); unmapped columns
-    /// whose name is an event field are used as-is, the rest go to `props`.
-    pub mapping: Vec<(String, String)>,
-    /// Event type for rows that carry no `type` column.
-    pub default_type: Option<EventType>,
-    /// Offset (seconds east of UTC) for naive local times such as Online Retail's InvoiceDate.
-    pub naive_offset_secs: i32,
-    /// The file path, for formats that need random access (Parquet). When it is `None` (stdin)
-    /// or the file is not plain Parquet (e.g. gzip-compressed), the Parquet reader spools the
-    /// decompressed input to an anonymous temporary file first.
-    pub path: Option<PathBuf>,
-    /// Source records per emitted chunk.
-    pub chunk_rows: usize,
-}
-
-impl Default for RecordOptions {
-    fn default() -> Self {
-        RecordOptions {
-            mapping: Vec::new(),
-            default_type: None,
-            naive_offset_secs: 0,
-            path: None,
-            chunk_rows: 65_536,
-        }
-    }
-}
 
 /// Which record reader to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

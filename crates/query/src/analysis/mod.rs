@@ -9,9 +9,6 @@
 pub mod activity;
 mod file_scan;
 pub mod funnel;
-mod funnel_direct;
-mod funnel_scan;
-mod funnel_timelines;
 mod kpi_scan;
 pub mod kpis;
 pub mod paths;

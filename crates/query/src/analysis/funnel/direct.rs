@@ -1,9 +1,9 @@
 //! What the two direct paths of action-only behaviour funnels share: the funnel they run
 //! ([`ActionFunnel`]), the walk of one user's events ([`UserWalk`]) and what they count
 //! ([`Counted`]). The paths differ only in where a user's events come from: the user timelines
-//! (`funnel_timelines`) or the Parquet files (`funnel_scan`, the fallback).
+//! (`timelines`) or the Parquet files (`scan`, the fallback).
 
-use super::funnel::{Mode, Tally, Walker};
+use super::{Mode, Tally, Walker};
 
 /// An action-only behaviour funnel over the day files of `[from, to]` (inclusive
 /// `YYYY-MM-DD`).

@@ -1,6 +1,6 @@
 //! Action-only behaviour funnels without SQL and without one big per-user sort, from the
 //! Parquet files: the fallback when a day file has no usable user timeline
-//! (see `funnel_timelines`).
+//! (see `timelines`).
 //!
 //! 1. Row groups of the day files are decoded on all cores (`user_id`, `ts`, `action` only);
 //!    each row's step bits come from a per-batch table over the action dictionary. Every kept
@@ -10,16 +10,16 @@
 //!    come from a hash of (shop, user).
 //! 2. Buckets are walked one per thread. A bucket is small enough to stay in cache: a counting
 //!    sort by user puts each user's events together in file order, and each user is walked
-//!    (`funnel_direct::UserWalk`). Lake files are sorted by time
+//!    (`direct::UserWalk`). Lake files are sorted by time
 //!    and listed per shop in time order, so a user's events are usually already in (time, step
 //!    bits) order; a user slice that is not (overlapping files) is sorted.
 //!
 //! Grouping all 100M events of a 9-day funnel in one counting sort plus per-user sorts took
 //! 14 s and 4.5 GB; buckets keep every pass in cache and the decoded events at 16 bytes each.
 
-use super::file_scan::{Unit, dict_codes, parallel, read_unit, units};
-use super::funnel_direct::{ActionFunnel, Counted};
-use super::sequences::{max_events, slot_starts, too_many_events};
+use super::direct::{ActionFunnel, Counted};
+use crate::analysis::file_scan::{Unit, dict_codes, parallel, read_unit, units};
+use crate::analysis::sequences::{max_events, slot_starts, too_many_events};
 use crate::error::QueryError;
 use crate::tables::{Scope, Snapshot};
 use datafusion::arrow::array::{Array, AsArray};

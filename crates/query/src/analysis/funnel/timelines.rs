@@ -4,15 +4,15 @@
 //! The users of each shop are split into id ranges of about equal event counts using the
 //! files' block indexes; each range is one work item. A range seeks every day file to its first
 //! user and merges them by user id, so each user's events arrive day after day, already in time
-//! order, and are walked at once (`funnel_direct::UserWalk`). Nothing is decoded from Parquet, nothing is
+//! order, and are walked at once (`direct::UserWalk`). Nothing is decoded from Parquet, nothing is
 //! regrouped, and memory stays at one user's events per thread.
 //!
 //! When any file lacks a readable timeline (written by an older version, torn by a crash, or
 //! rows that cannot have one) or the timelines exceed the query's memory limit, [`run`] returns
 //! `None` and the caller reads the Parquet files instead.
 
-use super::file_scan::parallel;
-use super::funnel_direct::{ActionFunnel, Counted};
+use super::direct::{ActionFunnel, Counted};
+use crate::analysis::file_scan::parallel;
 use crate::error::QueryError;
 use crate::tables::{Scope, Snapshot};
 use std::cmp::Reverse;

@@ -13,6 +13,10 @@
 //! Times to convert are those of the first chain that reached the user's deepest step; a
 //! breakdown groups users by a column's value on that chain's first event.
 
+mod direct;
+mod scan;
+mod timelines;
+
 use super::sequences::{Load, load};
 use super::{Analysis, Ctx, Range, Table, num, ratio, sql_ident, sql_str};
 use crate::error::QueryError;
@@ -457,7 +461,7 @@ pub async fn run(ctx: &Ctx<'_>, p: &FunnelParams) -> Result<Analysis, QueryError
             let snap = crate::tables::Snapshot::load(ctx.engine.data_dir())?;
             let from = p.range.from.map(|d| d.to_string());
             let to = p.range.to.map(|d| d.to_string());
-            let f = super::funnel_direct::ActionFunnel {
+            let f = direct::ActionFunnel {
                 from: from.as_deref(),
                 to: to.as_deref(),
                 steps: &actions,
@@ -465,10 +469,10 @@ pub async fn run(ctx: &Ctx<'_>, p: &FunnelParams) -> Result<Analysis, QueryError
                 mode: p.mode,
                 limit_mib: ctx.engine.limits().memory_mib,
             };
-            let c = match super::funnel_timelines::run(&snap, &scope, &f)? {
+            let c = match timelines::run(&snap, &scope, &f)? {
                 Some(c) => c,
                 // A file without a usable timeline: read the Parquet files.
-                None => super::funnel_scan::run(&snap, &scope, &f)?,
+                None => scan::run(&snap, &scope, &f)?,
             };
             all = c.tally;
             (c.users, c.events)
