@@ -163,6 +163,11 @@ impl Drop for Engine {
 }
 
 impl Engine {
+    /// The shops with event data in the lake now.
+    pub fn shops(&self) -> Result<Vec<String>, QueryError> {
+        Ok(Snapshot::load(&self.data_dir)?.shops())
+    }
+
     /// An engine over `data_dir` with these limits.
     pub fn new(data_dir: &Path, limits: Limits) -> Result<Engine, QueryError> {
         let threads = match limits.threads {

@@ -67,6 +67,18 @@ impl Snapshot {
         })
     }
 
+    /// The shops with event data in this version (the results table aside).
+    pub fn shops(&self) -> Vec<String> {
+        let set: std::collections::BTreeSet<&str> = self
+            .manifest
+            .files
+            .iter()
+            .filter(|f| f.table != store::results::RESULTS_TABLE)
+            .map(|f| f.shop.as_str())
+            .collect();
+        set.into_iter().map(String::from).collect()
+    }
+
     /// A snapshot of an open store.
     pub fn of(store: &store::Store) -> Snapshot {
         Snapshot {

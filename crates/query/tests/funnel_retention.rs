@@ -694,3 +694,20 @@ fn every_registered_analysis_is_dispatched() {
     let err = try_analyze(&e, "UTC", Scope::all(), "funel", json!({})).unwrap_err();
     assert!(err.to_string().contains("did you mean funnel?"), "{err}");
 }
+
+#[test]
+fn an_analysis_over_several_shops_says_so_and_one_shop_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = lake(dir.path(), "UTC", &funnel_events());
+    let e = engine(&data);
+    let all = analyze(&e, "UTC", Scope::all(), "kpis", json!({}));
+    assert_eq!(all.summary["spans_shops"], json!(["default", "other"]));
+    let one = analyze(&e, "UTC", Scope::all(), "kpis", json!({"shop": "default"}));
+    assert!(
+        !one.summary.contains_key("spans_shops"),
+        "{:?}",
+        one.summary
+    );
+    let bound = analyze(&e, "UTC", Scope::shop("other"), "kpis", json!({}));
+    assert!(!bound.summary.contains_key("spans_shops"));
+}

@@ -142,7 +142,8 @@ pub async fn run_named(
     name: &str,
     p: serde_json::Value,
 ) -> Result<Analysis, QueryError> {
-    match name {
+    let one_shop = p.get("shop").is_some_and(|s| !s.is_null()) || ctx.scope.shop.is_some();
+    let mut a = match name {
         "kpis" => kpis::run(ctx, &params(name, p)?).await,
         "funnel" => funnel::run(ctx, &params(name, p)?).await,
         "retention" => retention::run(ctx, &params(name, p)?).await,
@@ -156,5 +157,15 @@ pub async fn run_named(
                 "analysis {name:?} is registered but not dispatched"
             ))
         })),
+    }?;
+    // Figures over several shops are rarely what was meant (the demo lake mixes a 2011 UK
+    // retailer with generated 2017 customers): say so, in the result itself.
+    if !one_shop {
+        let shops = ctx.engine.shops()?;
+        if shops.len() > 1 {
+            a.summary
+                .insert("spans_shops".into(), serde_json::json!(shops));
+        }
     }
+    Ok(a)
 }

@@ -142,6 +142,14 @@ fn print_analysis(r: &Analysis, all_rows: bool) {
         .map(|(k, v)| format!("{k}: {}", cell_text(v)))
         .collect();
     println!("{} — {}", r.analysis, summary.join(", "));
+    if let Some(shops) = r.summary.get("spans_shops").and_then(Value::as_array) {
+        let names: Vec<&str> = shops.iter().filter_map(Value::as_str).collect();
+        eprintln!(
+            "note: these figures span all {} shops ({}); --shop picks one",
+            names.len(),
+            names.join(", ")
+        );
+    }
     for t in &r.tables {
         println!();
         print_table(
