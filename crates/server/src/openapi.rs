@@ -30,6 +30,73 @@ impl Modify for Security {
     }
 }
 
+/// Completes every operation's answers: a secured one can answer 401 and 403, one with query
+/// or path parameters 400 `bad_parameter`, every error answer is the JSON envelope
+/// ([`ErrorBody`]), and a success without a declared body is a JSON object. Done here once
+/// rather than on each handler, so no route can forget it.
+struct Envelopes;
+
+impl Modify for Envelopes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let error = || {
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build()
+        };
+        let object = || {
+            ContentBuilder::new()
+                .schema(Some(utoipa::openapi::ObjectBuilder::new().build()))
+                .build()
+        };
+        for item in doc.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let rs = &mut op.responses.responses;
+                let mut add = |code: &str, what: &str| {
+                    if !rs.contains_key(code) {
+                        rs.insert(
+                            code.to_string(),
+                            RefOr::T(ResponseBuilder::new().description(what).build()),
+                        );
+                    }
+                };
+                if secured {
+                    add("401", "No API key, or an unknown one");
+                    add(
+                        "403",
+                        "The key lacks the scope, or is bound to another shop",
+                    );
+                }
+                if has_params {
+                    add("400", "A parameter has a wrong value (`bad_parameter`)");
+                }
+                add("503", "Shutting down; retry after Retry-After");
+                for (code, r) in rs.iter_mut() {
+                    let RefOr::T(r) = r else { continue };
+                    if !r.content.is_empty() {
+                        continue;
+                    }
+                    if code.starts_with('4') || code.starts_with('5') {
+                        r.content.insert("application/json".into(), error());
+                    } else if code.starts_with('2') {
+                        r.content.insert("application/json".into(), object());
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
@@ -43,7 +110,7 @@ impl Modify for Security {
         jobs::list, jobs::runs, jobs::run_now
     ),
     components(schemas(ErrorBody, ErrorDetail, ingest::IngestReply, ingest::RowError, ingest::UpsertReply, dims::ItemOut, dims::UserOut, read::QuarantinePage, read::ReplayRequest, analytics::QueryRequest, analytics::AnalysisInfo, analytics::ParamInfo, crate::scheduler::RunRecord, crate::scheduler::JobInfo)),
-    modifiers(&Security),
+    modifiers(&Security, &Envelopes),
     tags((name = "ingest"), (name = "dimensions"), (name = "read"), (name = "live"), (name = "analytics"), (name = "operations"))
 )]
 pub struct ApiDoc;

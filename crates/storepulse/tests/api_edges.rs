@@ -80,6 +80,35 @@ fn the_openapi_document_is_valid_and_declares_query_parameters_in_the_query() {
         (q["name"].as_str(), q["in"].as_str()),
         (Some("format"), Some("query"))
     );
+    // Every answer has a schema: errors the envelope, successes their body.
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let rs = op["responses"].as_object().unwrap();
+            if op
+                .get("security")
+                .is_some_and(|s| !s.as_array().unwrap().is_empty())
+            {
+                assert!(
+                    rs.contains_key("401") && rs.contains_key("403"),
+                    "{method} {path}"
+                );
+            }
+            for (code, r) in rs {
+                let content = r["content"].as_object();
+                assert!(
+                    content.is_some_and(|c| !c.is_empty()),
+                    "{method} {path} {code}: no schema"
+                );
+                if !code.starts_with('2') {
+                    assert_eq!(
+                        r["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{method} {path} {code}"
+                    );
+                }
+            }
+        }
+    }
     let file = dir.path().join("openapi.json");
     std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
     let out = std::process::Command::new("python3")
