@@ -220,16 +220,33 @@ pub async fn serve(
             app.shutdown.subscribe(),
         );
     }
-    tracing::info!(%addr, "listening");
+    let tls = match (app.cfg.tls_cert.trim(), app.cfg.tls_key.trim()) {
+        ("", "") => None,
+        ("", _) | (_, "") => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "set both server.tls_cert and server.tls_key (PEM files), or neither",
+            ));
+        }
+        (cert, key) => Some(crate::tls::acceptor(cert, key)?),
+    };
+    tracing::info!(%addr, tls = tls.is_some(), "listening");
     let closing = app.clone();
-    let server = axum::serve(listener, crate::routes::router(app.clone())).with_graceful_shutdown(
-        async move {
-            shutdown_signal().await;
-            closing.closing.store(true, Ordering::SeqCst);
-            closing.shutdown.send_replace(true);
-            tracing::info!("shutting down: finishing in-flight requests");
-        },
-    );
+    let stop = async move {
+        shutdown_signal().await;
+        closing.closing.store(true, Ordering::SeqCst);
+        closing.shutdown.send_replace(true);
+        tracing::info!("shutting down: finishing in-flight requests");
+    };
+    if let Some(acceptor) = tls {
+        let grace = Duration::from_secs(app.cfg.shutdown_timeout_secs);
+        let router = crate::routes::router(app.clone());
+        let result = crate::tls::serve(listener, acceptor, router, stop, grace).await;
+        finish(&app, folder).await?;
+        return result;
+    }
+    let server =
+        axum::serve(listener, crate::routes::router(app.clone())).with_graceful_shutdown(stop);
     // Graceful shutdown waits for every connection; a client that never finishes must not hold
     // the process. Dropping one unanswered is safe: nothing it sent was acknowledged.
     let mut signalled = app.shutdown.subscribe();
@@ -248,6 +265,12 @@ pub async fn serve(
             Ok(())
         }
     };
+    finish(&app, folder).await?;
+    result
+}
+
+/// After the last request: the final fold of the WAL and the live engine's last flush.
+async fn finish(app: &AppState, folder: Folder) -> std::io::Result<()> {
     let live = app.live.clone();
     tokio::task::spawn_blocking(move || {
         folder.stop();
@@ -258,7 +281,7 @@ pub async fn serve(
     .await
     .map_err(std::io::Error::other)?;
     tracing::info!("WAL folded; bye");
-    result
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -31,6 +31,11 @@ pub struct ServerConfig {
     /// API keys (besides those made by `storepulse keys create`): name, key or key_sha256,
     /// scopes (ingest, read, admin) and an optional shop.
     pub keys: Vec<KeyConfig>,
+    /// PEM file of the TLS certificate chain; with `tls_key` set, `serve` speaks HTTPS only
+    /// (empty = plain HTTP, e.g. behind a TLS-terminating proxy).
+    pub tls_cert: String,
+    /// PEM file of the TLS private key (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: String,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +51,8 @@ impl Default for ServerConfig {
             body_timeout_ms: 30_000,
             shutdown_timeout_secs: 20,
             keys: Vec::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
         }
     }
 }

@@ -23,7 +23,8 @@
 //! - [`auth`] — API keys with scopes bound to a shop; [`audit`] — admin actions.
 //! - [`error`] — the one JSON error envelope; [`extract`] — query and path extractors that
 //!   answer with it.
-//! - [`scheduler`], [`tasks`] — `[[schedule]]`; [`sinks`] — results to a database.
+//! - [`scheduler`], [`tasks`] — `[[schedule]]`; [`sinks`] — results to a database; [`tls`] —
+//!   HTTPS with rustls when `server.tls_cert` and `server.tls_key` are set.
 //!
 //! The ingest path is `storepulse-ingest`; storage `storepulse-store`; the live jobs
 //! `storepulse-stream`.
@@ -51,6 +52,7 @@ pub mod scheduler;
 pub mod sinks;
 pub mod state;
 pub mod tasks;
+pub mod tls;
 
 pub use app::{ServeOptions, open, serve};
 pub use config::ServerConfig;
