@@ -48,7 +48,22 @@ fn unknown_values_suggest_the_name_meant_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     small_lake(&data);
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 11] = [
+        (
+            &["import", "x.csv", "--format", "taobao", "--map", "ts=t"],
+            "--map does not apply",
+        ),
+        (
+            &[
+                "import",
+                "x.csv",
+                "--format",
+                "online-retail",
+                "--type",
+                "order",
+            ],
+            "--type does not apply",
+        ),
         (&["analyze", "funnel", "pv", "byu"], "did you mean buy?"),
         (
             &["analyze", "rfm", "--window", "1d"],

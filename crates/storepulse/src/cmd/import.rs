@@ -19,6 +19,21 @@ pub fn run(cfg: &Config, args: &ImportArgs, json: bool) -> Result<()> {
         model::check_shop(s).map_err(|e| anyhow!("--shop: {e}"))?;
         opts.line.shop = Some(s.clone());
     }
+    // Settings a format does not read would be silently ignored: refuse them.
+    if args.event_type.is_some()
+        && !matches!(format, Format::Csv | Format::Parquet | Format::Ndjson)
+    {
+        return Err(super::usage(format!(
+            "--type does not apply to --format {}: its rows have a fixed type (it is for csv, parquet and ndjson)",
+            args.format
+        )));
+    }
+    if !args.mapping.is_empty() && !matches!(format, Format::Csv | Format::Parquet) {
+        return Err(super::usage(format!(
+            "--map does not apply to --format {}: its columns are fixed (it is for csv and parquet)",
+            args.format
+        )));
+    }
     if let Some(t) = &args.event_type {
         opts.records.default_type = Some(
             t.parse()
