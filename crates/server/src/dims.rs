@@ -15,7 +15,7 @@ use axum::http::HeaderMap;
 use ingest::{Origin, UpsertReply};
 use model::{DEFAULT_SHOP, Id};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 /// `?shop=`: the shop to act on (default: the key's shop, or `default`); upsert rows that name
@@ -200,14 +200,14 @@ pub async fn get_user(
 }
 
 #[utoipa::path(delete, path = "/v1/users/{id}", tag = "dimensions", params(("id" = String, Path), ShopParam),
-    responses((status = 200, description = "What was erased")), security(("api_key" = ["admin"])))]
+    responses((status = 200, description = "What was erased", body = ErasedReply)), security(("api_key" = ["admin"])))]
 /// Erases a user's events and profile (privacy deletion), with an audit entry.
 pub async fn delete_user(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<ShopParam>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ErasedReply>, ApiError> {
     let (actor, shop) = shop_of(&app, &headers, Scope::Admin, &q)?;
     let key = Id::parse(&id).ok_or_else(|| ApiError::bad_request("empty id"))?;
     let app2 = app.clone();
@@ -219,7 +219,14 @@ pub async fn delete_user(
     })
     .await
     .map_err(ApiError::internal)??;
-    let details = json!({"user_id": id, "events_erased": report.rows, "results_rows_erased": report.results_rows, "files_rewritten": report.files, "profile_erased": report.profile});
+    let reply = ErasedReply {
+        user_id: id,
+        events_erased: report.rows,
+        results_rows_erased: report.results_rows,
+        files_rewritten: report.files as u64,
+        profile_erased: report.profile,
+    };
+    let details = serde_json::to_value(&reply).map_err(ApiError::internal)?;
     app.audit
         .record(&AuditEntry {
             at_ms: model::time::now_ms(),
@@ -229,5 +236,20 @@ pub async fn delete_user(
             details: details.clone(),
         })
         .map_err(ApiError::internal)?;
-    Ok(Json(details))
+    Ok(Json(reply))
+}
+
+/// What a privacy erasure removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasedReply {
+    /// The user, as given.
+    pub user_id: String,
+    /// Events removed from the lake.
+    pub events_erased: u64,
+    /// Rows of the results table keyed by the user removed.
+    pub results_rows_erased: u64,
+    /// Lake files rewritten without the user's rows.
+    pub files_rewritten: u64,
+    /// Whether a catalog profile was removed.
+    pub profile_erased: bool,
 }

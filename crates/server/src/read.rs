@@ -92,7 +92,7 @@ pub struct StatsParams {
 }
 
 #[utoipa::path(get, path = "/v1/stats", tag = "read", params(StatsParams),
-    responses((status = 200, description = "Rows per table, day, kind and shop; distinct users and items; time range")),
+    responses((status = 200, description = "Rows per table, day, kind and shop; distinct users and items; time range", body = store::LakeStats)),
     security(("api_key" = ["read"])))]
 /// Lake statistics (what `storepulse stats` prints).
 pub async fn stats(

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 
 /// Statistics of one table.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TableStats {
     /// Rows.
     pub rows: u64,
@@ -31,6 +32,7 @@ pub struct TableStats {
 
 /// Statistics of the whole lake.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LakeStats {
     /// Per table.
     pub tables: BTreeMap<String, TableStats>,
