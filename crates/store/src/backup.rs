@@ -57,6 +57,16 @@ fn linkable(rel: &Path) -> bool {
 
 /// Takes a consistent backup of `data_dir` into `dest` (which must not exist).
 pub fn backup(data_dir: &Path, dest: &Path) -> io::Result<BackupReport> {
+    backup_with(data_dir, dest, &mut |_| {})
+}
+
+/// [`backup`], calling `between(attempt)` after each manifest is read and before its files are
+/// linked: where a concurrent compaction can strike (the tests make it strike there).
+fn backup_with(
+    data_dir: &Path,
+    dest: &Path,
+    between: &mut dyn FnMut(usize),
+) -> io::Result<BackupReport> {
     if dest.exists() {
         return Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
@@ -89,6 +99,7 @@ pub fn backup(data_dir: &Path, dest: &Path) -> io::Result<BackupReport> {
     let manifest = loop {
         report.attempts += 1;
         let m = Manifest::load(&mpath)?;
+        between(report.attempts);
         match link_listed(data_dir, &tmp, &m, &mut report) {
             Ok(()) => break m,
             // Compacted away meanwhile: a newer manifest lists its replacement.
@@ -300,4 +311,67 @@ fn copy_tree(
         *n += 1;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Distinct, Store, StoreConfig};
+    use collect::EventBatch;
+    use model::{Behavior, Event, EventBody, Id};
+
+    fn ev(user: i64) -> Event {
+        Event {
+            event_id: None,
+            shop: Some("s".into()),
+            ts: 1_511_654_400_000 + user * 1000,
+            received_at: None,
+            body: EventBody::Behavior(Behavior {
+                user_id: Id::Num(user),
+                item_id: Id::Num(2),
+                category_id: None,
+                action: "pv".into(),
+                session_id: None,
+                price: None,
+                qty: None,
+                channel: None,
+            }),
+            props: None,
+        }
+    }
+
+    #[test]
+    fn a_compaction_between_reading_the_manifest_and_linking_makes_the_backup_retry() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let mut st = Store::open(StoreConfig::new(&data)).unwrap();
+        for users in [0..5, 5..9] {
+            let mut b = EventBatch::new();
+            for u in users {
+                b.push(&ev(u));
+            }
+            let p = st.prepare(b.finish().unwrap()).unwrap();
+            st.commit(p, vec![], vec![], vec![], None).unwrap();
+        }
+        assert_eq!(st.manifest().files.len(), 2);
+        let dest = dir.path().join("backup");
+        // The first manifest read lists the two small files; a compaction then merges them
+        // and deletes both before the backup links them.
+        let report = backup_with(&data, &dest, &mut |attempt| {
+            if attempt == 1 {
+                st.compact(u64::MAX, 1 << 20).unwrap();
+                assert_eq!(st.manifest().files.len(), 1);
+            }
+        })
+        .unwrap();
+        assert_eq!(report.attempts, 2, "{report:?}");
+        assert_eq!(report.files, 1);
+        drop(st);
+        let restored = dir.path().join("restored");
+        restore(&dest, &restored).unwrap();
+        let back = Store::open(StoreConfig::new(&restored)).unwrap();
+        let stats = crate::stats(&back, Distinct::Exact).unwrap();
+        assert_eq!(stats.tables["behavior"].rows, 9);
+        assert_eq!(stats.distinct_users, 9);
+    }
 }
