@@ -252,7 +252,7 @@ pub async fn list_analyses(
     params(("name" = String, Path, description = "An analysis name from GET /v1/analyses")),
     request_body(content = Object, description = "The analysis' parameters, e.g. {\"from\": \"2017-11-25\", \"to\": \"2017-12-03\", \"steps\": [{\"action\": \"pv\"}, {\"action\": \"buy\"}], \"window\": \"1d\"}; an empty body takes the defaults"),
     responses(
-        (status = 200, description = "`{analysis, params, summary, tables: [{name, columns, rows}]}`"),
+        (status = 200, description = "The parameters used, headline figures and the result tables", body = query::analysis::Analysis),
         (status = 400, description = "Unknown analysis or bad parameters"),
         (status = 403, description = "Another shop than the key's"),
         (status = 408, description = "Time limit hit"),

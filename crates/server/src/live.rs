@@ -94,7 +94,7 @@ pub struct LatestParams {
 }
 
 #[utoipa::path(get, path = "/v1/live/{job}", tag = "live", params(("job" = String, Path, description = "kpis, hot-items, …"), LatestParams),
-    responses((status = 200, description = "The latest result per shop and window length"), (status = 404, description = "No such job")),
+    responses((status = 200, description = "The latest result per shop and window length, and the job's status", body = LatestDoc), (status = 404, description = "No such job")),
     security(("api_key" = ["read"])))]
 /// A job's latest results.
 pub async fn latest(
@@ -135,7 +135,7 @@ pub struct HistoryParams {
 }
 
 #[utoipa::path(get, path = "/v1/live/{job}/history", tag = "live", params(("job" = String, Path, description = "kpis, hot-items, …"), HistoryParams),
-    responses((status = 200, description = "Recent emissions, oldest first"), (status = 400, description = "Bad filter"), (status = 404, description = "No such job")),
+    responses((status = 200, description = "Recent emissions, oldest first", body = HistoryDoc), (status = 400, description = "Bad filter"), (status = 404, description = "No such job")),
     security(("api_key" = ["read"])))]
 /// A job's recent emissions; `kind=late` gives the late-data output.
 pub async fn history(
@@ -305,5 +305,83 @@ impl Tail {
             }
         }
         self.last_seq = self.last_seq.max(latest);
+    }
+}
+
+/// One emission as the API and the event stream send it (`stream::Emission`'s serializer; a
+/// test keeps the two in step).
+#[derive(utoipa::ToSchema)]
+pub struct EmissionDoc {
+    /// The job.
+    pub job: String,
+    /// `result`, `update`, `late`, `blacklist` or `session`.
+    pub kind: String,
+    /// The shop.
+    pub shop: String,
+    /// Window start, RFC 3339 UTC.
+    pub start: String,
+    /// Window end (exclusive), RFC 3339 UTC.
+    pub end: String,
+    /// Window start, UTC ms.
+    pub start_ms: i64,
+    /// Window end, UTC ms.
+    pub end_ms: i64,
+    /// 0 for a window's first result, then 1, 2, … per update.
+    pub revision: u32,
+    /// The watermark when it fired, UTC ms (null before the first event).
+    pub watermark_ms: Option<i64>,
+    /// Rows: `rank` (top-N), the key fields (`item_id`, `window`, …) and the metrics.
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<Value>,
+}
+
+/// `GET /v1/live/{job}/history`.
+#[derive(utoipa::ToSchema)]
+pub struct HistoryDoc {
+    /// The job.
+    pub job: String,
+    /// Emissions, oldest first.
+    pub emissions: Vec<EmissionDoc>,
+}
+
+/// `GET /v1/live/{job}`.
+#[derive(utoipa::ToSchema)]
+pub struct LatestDoc {
+    /// The job.
+    pub job: String,
+    /// Counters and watermarks (per shop).
+    #[schema(value_type = Object)]
+    pub status: Value,
+    /// The latest emission per shop and window length.
+    pub results: Vec<EmissionDoc>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_emission_schema_names_exactly_what_an_emission_serializes_to() {
+        use utoipa::PartialSchema;
+        let e = stream::Emission {
+            job: "kpis".into(),
+            kind: stream::Kind::Result,
+            shop: "s".into(),
+            start: 0,
+            end: 60_000,
+            revision: 0,
+            watermark: 60_000,
+            rows: vec![],
+        };
+        let sent = serde_json::to_value(&e).unwrap();
+        let mut sent: Vec<String> = sent.as_object().unwrap().keys().cloned().collect();
+        sent.sort();
+        let schema = serde_json::to_value(super::EmissionDoc::schema()).unwrap();
+        let mut doc: Vec<String> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        doc.sort();
+        assert_eq!(sent, doc);
     }
 }

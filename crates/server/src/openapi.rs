@@ -109,7 +109,7 @@ impl Modify for Envelopes {
         analytics::post_query, analytics::list_analyses, analytics::post_analysis,
         jobs::list, jobs::runs, jobs::run_now
     ),
-    components(schemas(ErrorBody, ErrorDetail, store::LakeStats, store::TableStats, ingest::IngestReply, ingest::RowError, ingest::UpsertReply, dims::ItemOut, dims::UserOut, dims::ErasedReply, read::QuarantinePage, read::ReplayRequest, analytics::QueryRequest, analytics::AnalysisInfo, analytics::ParamInfo, crate::scheduler::RunRecord, crate::scheduler::JobInfo)),
+    components(schemas(ErrorBody, ErrorDetail, store::LakeStats, store::TableStats, query::analysis::Analysis, query::analysis::Table, live::EmissionDoc, live::HistoryDoc, live::LatestDoc, ingest::IngestReply, ingest::RowError, ingest::UpsertReply, dims::ItemOut, dims::UserOut, dims::ErasedReply, read::QuarantinePage, read::ReplayRequest, analytics::QueryRequest, analytics::AnalysisInfo, analytics::ParamInfo, crate::scheduler::RunRecord, crate::scheduler::JobInfo)),
     modifiers(&Security, &Envelopes),
     tags((name = "ingest"), (name = "dimensions"), (name = "read"), (name = "live"), (name = "analytics"), (name = "operations"))
 )]

@@ -10,12 +10,14 @@ use serde_json::{Map, Value};
 
 /// One table of an analysis result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Table {
     /// Short name (`steps`, `cohorts`, ...), also the CSV file stem in reports.
     pub name: String,
     /// Column names.
     pub columns: Vec<String>,
     /// Rows, one value per column.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<Object>>))]
     pub rows: Vec<Vec<Value>>,
 }
 
@@ -124,12 +126,15 @@ pub fn cell_text(v: &Value) -> String {
 
 /// A finished analysis: what was asked, headline figures and its tables.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Analysis {
     /// Which analysis (`kpis`, `funnel`, ...).
     pub analysis: String,
     /// The parameters it ran with, defaults filled in.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub params: Value,
-    /// Headline figures.
+    /// Headline figures (`spans_shops` when the figures mix several shops).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub summary: Map<String, Value>,
     /// The result tables.
     pub tables: Vec<Table>,
