@@ -48,7 +48,13 @@ fn unknown_values_suggest_the_name_meant_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     small_lake(&data);
-    let cases: [(&[&str], &str); 11] = [
+    let cases: [(&[&str], &str); 12] = [
+        (
+            &[
+                "gen", "--events", "10", "--format", "lake", "--out", "x.csv",
+            ],
+            "--out x.csv does not apply",
+        ),
         (
             &["import", "x.csv", "--format", "taobao", "--map", "ts=t"],
             "--map does not apply",

@@ -65,6 +65,12 @@ pub fn run(cfg: &Config, args: &GenArgs) -> Result<()> {
             report(started, total, &args.out);
         }
         "lake" => {
+            if args.out != "-" {
+                return Err(super::usage(format!(
+                    "--out {} does not apply to --format lake (events go straight into the data dir); use --format taobao or ndjson to write a file",
+                    args.out
+                )));
+            }
             let mut store = super::open_store(cfg)?;
             let r = to_lake(
                 &mut store,
