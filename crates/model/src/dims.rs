@@ -4,7 +4,7 @@
 //! `props`).
 
 use crate::event::check_shop;
-use crate::fields::{FieldSource, Fields, SmallFieldsVisitor};
+use crate::fields::{FieldSource, Fields, read_object};
 use crate::id::Id;
 use crate::reject::{Reason, Reject};
 use serde_json::{Map, Value};
@@ -84,27 +84,9 @@ impl UserRecord {
 }
 
 fn object(bytes: &[u8]) -> Result<crate::fields::SmallFields, Reject> {
-    use serde::de::Deserializer as _;
     let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let read = de.deserialize_any(SmallFieldsVisitor).and_then(|f| {
-        de.end()?;
-        Ok(f)
-    });
-    match read {
-        Ok(Some(f)) => match &f.dup {
-            Some(k) => Err(Reject::duplicate_field(k)),
-            None => Ok(f),
-        },
-        Ok(None) => Err(Reject::row(
-            Reason::Malformed,
-            "each row must be a JSON object",
-        )),
-        Err(e) => Err(Reject::row(
-            Reason::Malformed,
-            format!("invalid JSON at column {}: {e}", e.column()),
-        )),
-    }
+    read_object(bytes)?
+        .ok_or_else(|| Reject::row(Reason::Malformed, "each row must be a JSON object"))
 }
 
 fn shop<S: FieldSource>(f: &mut Fields<'_, S>) -> Result<Option<String>, Reject> {

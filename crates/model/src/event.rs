@@ -1,6 +1,6 @@
 //! Event types and their canonical flat JSON form.
 
-use crate::fields::{FieldSource, Fields, SmallFieldsVisitor};
+use crate::fields::{FieldSource, Fields, read_object};
 use crate::id::Id;
 use crate::reject::{Reason, Reject};
 use crate::rules::Rules;
@@ -369,22 +369,9 @@ impl Event {
     /// [`Event::from_json`] straight from JSON text, without building a `serde_json::Map`
     /// first (the ingest hot path); gives exactly the same event or rejection.
     pub fn from_json_slice(bytes: &[u8], default_type: Option<EventType>) -> Result<Event, Reject> {
-        use serde::de::Deserializer as _;
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let fields = de.deserialize_any(SmallFieldsVisitor).and_then(|f| {
-            de.end()?;
-            Ok(f)
-        });
-        match fields {
-            Ok(Some(f)) => match f.dup {
-                Some(k) => Err(Reject::duplicate_field(&k)),
-                None => Event::from_fields(f, default_type),
-            },
-            Ok(None) => Err(not_an_object()),
-            Err(e) => Err(Reject::row(
-                Reason::Malformed,
-                format!("invalid JSON at column {}: {e}", e.column()),
-            )),
+        match read_object(bytes)? {
+            Some(f) => Event::from_fields(f, default_type),
+            None => Err(not_an_object()),
         }
     }
 

@@ -7,6 +7,28 @@ use crate::reject::{Reason, Reject};
 use crate::time::{parse_ts, unix_number_to_ms};
 use serde_json::{Map, Value};
 
+/// Reads JSON text as an object's fields, refusing a key named twice; `Ok(None)` for valid JSON
+/// that is not an object (each caller words that itself).
+pub(crate) fn read_object(bytes: &[u8]) -> Result<Option<SmallFields>, Reject> {
+    use serde::de::Deserializer as _;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let fields = de.deserialize_any(SmallFieldsVisitor).and_then(|f| {
+        de.end()?;
+        Ok(f)
+    });
+    match fields {
+        Ok(Some(f)) => match &f.dup {
+            Some(k) => Err(Reject::duplicate_field(k)),
+            None => Ok(Some(f)),
+        },
+        Ok(None) => Ok(None),
+        Err(e) => Err(Reject::row(
+            Reason::Malformed,
+            format!("invalid JSON at column {}: {e}", e.column()),
+        )),
+    }
+}
+
 /// The fields of a JSON object, each taken out as it is read; what is left goes to `props`.
 pub(crate) trait FieldSource {
     fn remove_field(&mut self, k: &str) -> Option<Value>;
@@ -25,8 +47,8 @@ impl FieldSource for Map<String, Value> {
 /// An event's handful of fields in a small vector: cheaper than a map to build and search.
 /// `dup` is the first key named twice (the rest of the object is then read but not kept).
 pub(crate) struct SmallFields {
-    pub(crate) fields: Vec<(String, Value)>,
-    pub(crate) dup: Option<String>,
+    fields: Vec<(String, Value)>,
+    dup: Option<String>,
 }
 
 impl FieldSource for SmallFields {
@@ -41,7 +63,7 @@ impl FieldSource for SmallFields {
 
 /// Reads a JSON object into [`SmallFields`]; anything else is `None`. Duplicate keys are found
 /// while reading (the field list is searched anyway), so no line is parsed twice.
-pub(crate) struct SmallFieldsVisitor;
+struct SmallFieldsVisitor;
 
 impl<'de> serde::de::Visitor<'de> for SmallFieldsVisitor {
     type Value = Option<SmallFields>;

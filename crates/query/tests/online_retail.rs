@@ -169,8 +169,10 @@ fn money_sums_are_exact_to_the_cent_on_online_retail() {
         i("UnitPrice"),
     );
     let mut exact: BTreeMap<String, i128> = BTreeMap::new();
+    let mut rows = 0;
     for rec in r.records() {
         let rec = rec.unwrap();
+        rows += 1;
         if rec[inv].starts_with('C') {
             continue;
         }
@@ -178,6 +180,7 @@ fn money_sums_are_exact_to_the_cent_on_online_retail() {
         let q: i128 = rec[qty].trim().parse().unwrap();
         *exact.entry(day).or_default() += q * milli(&rec[price]);
     }
+    assert_eq!(rows, 541_909, "the README's row count");
     let e = engine(&data);
     let rows = sql(&e, Scope::all(),
         "SELECT CAST(dt AS VARCHAR), sum(amount) FROM orders WHERE status = 'create' GROUP BY 1 ORDER BY 1").unwrap();

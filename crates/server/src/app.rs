@@ -146,17 +146,11 @@ pub fn open(opts: ServeOptions) -> Result<(AppState, Folder), store::StoreError>
                 .observe(secs);
         })),
     };
-    let ingest = Arc::new(ingest::Ingestor::new(
-        store.clone(),
-        wal.clone(),
-        opts.rules,
-        hooks,
-    ));
+    let ingest = Arc::new(ingest::Ingestor::new(store.clone(), wal, opts.rules, hooks));
     let app = Arc::new(App {
         cfg: opts.server,
         store,
         ingest,
-        wal,
         wal_dir,
         fold_error: folder.error_handle(),
         keys,

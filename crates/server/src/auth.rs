@@ -115,6 +115,7 @@ pub struct KeyStore {
     /// Last successful use per key name (UTC ms), written to `state/keys-used.json` at most
     /// once a minute per key, so `storepulse keys list` can show it without a write a request.
     used: std::sync::Mutex<HashMap<String, i64>>,
+    used_file: PathBuf,
 }
 
 /// How stale a key's recorded last use may get before it is written again.
@@ -250,6 +251,7 @@ impl KeyStore {
             file: keys_file(data_dir),
             inner: RwLock::new((None, HashMap::new())),
             used: std::sync::Mutex::new(read_used(data_dir)),
+            used_file: used_file(data_dir),
         };
         ks.reload()?;
         Ok(ks)
@@ -338,12 +340,9 @@ impl KeyStore {
             return;
         }
         used.insert(name.to_string(), now);
-        let Some(dir) = self.file.parent() else {
-            return;
-        };
         let body = serde_json::to_vec_pretty(&*used).unwrap_or_default();
         // Best effort: a full disk must not fail the request it records.
-        if let Err(e) = store::write_atomic(&dir.join("keys-used.json"), &body) {
+        if let Err(e) = store::write_atomic(&self.used_file, &body) {
             tracing::debug!(error = %e, "could not record a key's last use");
         }
     }

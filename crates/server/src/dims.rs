@@ -214,7 +214,7 @@ pub async fn delete_user(
     let shop2 = shop.clone();
     let report = tokio::task::spawn_blocking(move || {
         // Fold first so that every event acknowledged before this call is in the lake.
-        store::fold::fold_shared(&app2.store, &app2.wal_dir, Some(&app2.wal.state()))?;
+        store::fold::fold_shared(&app2.store, &app2.wal_dir, Some(&app2.wal().state()))?;
         app2.store().erase_user(&shop2, key.as_i64())
     })
     .await

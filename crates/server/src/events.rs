@@ -44,7 +44,7 @@ pub async fn post_events(
         shop: who.shop.clone(),
     };
     let result = app.ingest.events(&origin, &rows).await;
-    app.metrics.wal_queue.set(app.wal.queue_depth() as i64);
+    app.metrics.wal_queue.set(app.wal().queue_depth() as i64);
     match result {
         Ok(reply) => {
             for e in &reply.errors {

@@ -25,7 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 /// themselves once the disk takes writes again.
 pub async fn health(State(app): State<AppState>) -> Response {
     let closing = app.closing.load(Ordering::Relaxed);
-    let wal_error = app.wal.state().error();
+    let wal_error = app.wal().state().error();
     let fold_error = app
         .fold_error
         .lock()
@@ -41,7 +41,7 @@ pub async fn health(State(app): State<AppState>) -> Response {
         "status": status,
         "live": true,
         "ready": ready,
-        "wal_queue_depth": app.wal.queue_depth(),
+        "wal_queue_depth": app.wal().queue_depth(),
         "wal_error": wal_error,
         "fold_error": fold_error,
         "disk_free_bytes": store::free_bytes(&app.wal_dir),
@@ -63,7 +63,7 @@ pub async fn metrics(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     app.auth(&headers, Scope::Read)?;
-    app.metrics.wal_queue.set(app.wal.queue_depth() as i64);
+    app.metrics.wal_queue.set(app.wal().queue_depth() as i64);
     {
         let st = app.store();
         let files = &st.manifest().files;
@@ -76,7 +76,7 @@ pub async fn metrics(
             .set(files.iter().map(|f| f.rows).sum::<u64>() as i64);
     }
     app.metrics.dedup_ids.set(app.ingest.ids().len() as i64);
-    let text = app.metrics.render(app.wal.fsync_stats());
+    let text = app.metrics.render(app.wal().fsync_stats());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
@@ -227,7 +227,7 @@ pub async fn replay(
     let sel = selector(req.reason.as_deref(), shop.clone(), req.source.clone())?;
     let app2 = app.clone();
     let (stored, still) = tokio::task::spawn_blocking(move || {
-        store::fold::fold_shared(&app2.store, &app2.wal_dir, Some(&app2.wal.state()))?;
+        store::fold::fold_shared(&app2.store, &app2.wal_dir, Some(&app2.wal().state()))?;
         let base = app2.parse_base.clone();
         app2.store()
             .replay_quarantine(&sel, &|format| collect::ParseOptions {

@@ -19,8 +19,6 @@ pub struct App {
     pub store: Arc<Mutex<Store>>,
     /// The ingest path (validation, dedup, WAL submit), shared with every source.
     pub ingest: Arc<ingest::Ingestor>,
-    /// The WAL writer (the one the ingest path appends to).
-    pub wal: Wal,
     /// Where the WAL lives.
     pub wal_dir: PathBuf,
     /// Why folding the WAL last failed, while it fails.
@@ -55,6 +53,11 @@ impl App {
     /// Locks the store (a poisoned lock is taken over: every store operation is atomic on disk).
     pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The WAL writer (the ingest path's).
+    pub fn wal(&self) -> &Wal {
+        self.ingest.wal()
     }
 
     /// Authorizes a request for a scope. Requests that arrive during shutdown were refused by

@@ -172,7 +172,7 @@ fn comment(out: &mut String, text: &str) {
     }
 }
 
-/// A field's description, with its allowed values when it is an enumeration.
+/// A field's description on one line (its doc comment's lines joined).
 fn describe(doc: Option<&Value>) -> String {
     let Some(d) = doc else { return String::new() };
     d.get("description")
