@@ -10,5 +10,5 @@ cd "$(dirname "$0")/.."
 ROUNDS="${ROUNDS:-5}" BATCH="${BATCH:-1000}" MAX_HITS="${MAX_HITS:-12}"
 export FAULTS_ROUNDS="$ROUNDS" FAULTS_BATCH="$BATCH" FAULTS_MAX_HITS="$MAX_HITS"
 export FAULTS_REQUIRE_TMPFS=1
-cargo test ${RELEASE:+--release} --locked -p storepulse --test faults -- --nocapture --test-threads=1 2>&1 |
+cargo test ${RELEASE:+--release} --locked --workspace --test faults -- --nocapture --test-threads=1 2>&1 |
   grep -E 'fault suite|retries were answered|^test |test result'
