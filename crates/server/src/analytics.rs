@@ -116,7 +116,8 @@ fn pick_format(
 #[utoipa::path(post, path = "/v1/query", tag = "analytics", params(QueryOptions),
     request_body = QueryRequest,
     responses(
-        (status = 200, description = "The rows, streamed: NDJSON, a JSON array, CSV or an Arrow IPC stream. An error after the first rows ends NDJSON/JSON with an `{\"error\": …}` object."),
+        (status = 200, description = "The rows, streamed: NDJSON (one row object a line), a JSON array of row objects, CSV with a header, or an Arrow IPC stream. An error after the first rows ends NDJSON/JSON with an `{\"error\": …}` object.",
+            content((Object = "application/x-ndjson"), (Vec<Object> = "application/json"), (String = "text/csv"), (Vec<u8> = "application/vnd.apache.arrow.stream"))),
         (status = 400, description = "Bad SQL, unknown table or column"),
         (status = 403, description = "Not read-only (DDL, DML, COPY, SET) or over the length limit"),
         (status = 408, description = "Time limit hit"),

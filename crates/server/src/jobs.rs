@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::IntoParams;
 
 /// Filters of the run log.
@@ -58,7 +57,7 @@ pub async fn runs(
 
 #[utoipa::path(post, path = "/v1/jobs/{name}/run", tag = "operations",
     params(("name" = String, Path, description = "The schedule's name")),
-    responses((status = 202, description = "Started: `{\"run\": id}`"), (status = 404, description = "No such schedule"),
+    responses((status = 202, description = "Started", body = RunStarted), (status = 404, description = "No such schedule"),
         (status = 409, description = "A run is going")),
     security(("api_key" = ["admin"])))]
 /// Runs a scheduled task now.
@@ -74,7 +73,7 @@ pub async fn run_now(
         ));
     };
     match s.trigger(&name) {
-        Ok(id) => Ok((StatusCode::ACCEPTED, Json(json!({"run": id}))).into_response()),
+        Ok(id) => Ok((StatusCode::ACCEPTED, Json(RunStarted { run: id })).into_response()),
         Err(TriggerError::NotFound) => {
             Err(ApiError::not_found(format!("no schedule named {name:?}")))
         }
@@ -84,4 +83,11 @@ pub async fn run_now(
             format!("{name} is running; see GET /v1/jobs/runs"),
         )),
     }
+}
+
+/// `POST /v1/jobs/{name}/run`'s answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RunStarted {
+    /// The run's id: follow it in `GET /v1/jobs/runs`.
+    pub run: u64,
 }

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use std::time::Duration;
 use stream::live::{HistoryQuery, Live};
 use stream::{Emission, Kind};
 use tokio::sync::broadcast;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 fn engine(app: &AppState) -> Result<&Arc<Live>, ApiError> {
     app.live.as_ref().ok_or_else(|| {
@@ -54,35 +54,69 @@ fn kind_of(s: &str) -> Result<Kind, ApiError> {
 }
 
 #[utoipa::path(get, path = "/v1/live", tag = "live", operation_id = "list_live_jobs",
-    responses((status = 200, description = "Running jobs with their counters, watermarks, help and result key columns")),
+    responses((status = 200, description = "Running jobs with their counters, watermarks, help and result key columns", body = LiveJobs)),
     security(("api_key" = ["read"])))]
 /// The running live jobs.
 pub async fn list(
     State(app): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LiveJobs>, ApiError> {
     let who = app.auth(&headers, Scope::Read)?;
     let live = engine(&app)?;
-    let jobs: Vec<Value> = live
+    let jobs = live
         .jobs()
         .iter()
         .filter_map(|j| live.status(j))
         .map(|s| {
-            let def = stream::job_registry::find(&s.job).ok();
-            let mut v = match &who.shop {
-                Some(own) => json!(s.only_shop(own)),
-                None => json!(s),
+            let s = match &who.shop {
+                Some(own) => s.only_shop(own),
+                None => s,
             };
-            if let (Some(def), Some(o)) = (def, v.as_object_mut()) {
-                o.insert("help".into(), json!(def.help));
-                o.insert("keys".into(), json!(def.keys));
+            let def = stream::job_registry::find(&s.job).ok();
+            LiveJob {
+                help: def.map(|d| d.help.to_string()).unwrap_or_default(),
+                keys: def
+                    .map(|d| d.keys.iter().map(|k| k.to_string()).collect())
+                    .unwrap_or_default(),
+                job: s.job,
+                counters: s.counters,
+                watermarks: s.watermarks,
+                shops: s.shops,
             }
-            v
         })
         .collect();
-    Ok(Json(
-        json!({ "jobs": jobs, "queued_events": live.queued() }),
-    ))
+    Ok(Json(LiveJobs {
+        jobs,
+        queued_events: live.queued(),
+    }))
+}
+
+/// `GET /v1/live`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveJobs {
+    /// Each running job.
+    pub jobs: Vec<LiveJob>,
+    /// Events submitted to the engine and not yet processed by every job.
+    pub queued_events: u64,
+}
+
+/// One running job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveJob {
+    /// Its name.
+    pub job: String,
+    /// What it computes.
+    pub help: String,
+    /// Key columns of its result rows.
+    pub keys: Vec<String>,
+    /// Totals over the shops shown: events, late, results, updates…
+    #[schema(value_type = Object)]
+    pub counters: stream::Counters,
+    /// Watermark per shop, UTC ms.
+    pub watermarks: std::collections::BTreeMap<String, i64>,
+    /// Each shop's watermark and totals.
+    #[schema(value_type = Object)]
+    pub shops: std::collections::BTreeMap<String, stream::ShopStatus>,
 }
 
 /// `?shop=`.

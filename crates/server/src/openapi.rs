@@ -109,7 +109,7 @@ impl Modify for Envelopes {
         analytics::post_query, analytics::list_analyses, analytics::post_analysis,
         jobs::list, jobs::runs, jobs::run_now
     ),
-    components(schemas(ErrorBody, ErrorDetail, store::LakeStats, store::TableStats, query::analysis::Analysis, query::analysis::Table, live::EmissionDoc, live::HistoryDoc, live::LatestDoc, ingest::IngestReply, ingest::RowError, ingest::UpsertReply, dims::ItemOut, dims::UserOut, dims::ErasedReply, read::QuarantinePage, read::ReplayRequest, analytics::QueryRequest, analytics::AnalysisInfo, analytics::ParamInfo, crate::scheduler::RunRecord, crate::scheduler::JobInfo)),
+    components(schemas(ErrorBody, ErrorDetail, store::LakeStats, store::TableStats, query::analysis::Analysis, query::analysis::Table, live::EmissionDoc, live::HistoryDoc, live::LatestDoc, ingest::IngestReply, ingest::RowError, ingest::UpsertReply, dims::ItemOut, dims::UserOut, dims::ErasedReply, read::QuarantinePage, read::ReplayRequest, analytics::QueryRequest, analytics::AnalysisInfo, analytics::ParamInfo, crate::scheduler::RunRecord, crate::scheduler::JobInfo, live::LiveJobs, live::LiveJob, read::ReplayResult, read::ReplayFilter, jobs::RunStarted, OpenApiDoc, read::Health)),
     modifiers(&Security, &Envelopes),
     tags((name = "ingest"), (name = "dimensions"), (name = "read"), (name = "live"), (name = "analytics"), (name = "operations"))
 )]
@@ -135,7 +135,7 @@ pub struct ErrorDetail {
 }
 
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "operations",
-    responses((status = 200, description = "This document")), security(("api_key" = ["read"])))]
+    responses((status = 200, description = "This document", body = OpenApiDoc)), security(("api_key" = ["read"])))]
 /// The OpenAPI document.
 pub async fn serve_doc(
     State(app): State<AppState>,
@@ -143,6 +143,22 @@ pub async fn serve_doc(
 ) -> Result<Json<utoipa::openapi::OpenApi>, ApiError> {
     app.auth(&headers, Scope::Read)?;
     Ok(Json(ApiDoc::openapi()))
+}
+
+/// `GET /v1/openapi.json`: an OpenAPI 3.1 document.
+#[derive(utoipa::ToSchema)]
+pub struct OpenApiDoc {
+    /// `3.1.0`.
+    pub openapi: String,
+    /// Title, description and version.
+    #[schema(value_type = Object)]
+    pub info: serde_json::Value,
+    /// Every path with its operations.
+    #[schema(value_type = Object)]
+    pub paths: serde_json::Value,
+    /// Schemas and security schemes.
+    #[schema(value_type = Object)]
+    pub components: serde_json::Value,
 }
 
 /// Every (METHOD, path) the document describes.

@@ -13,13 +13,12 @@ use axum::response::{IntoResponse, Response};
 use collect::QuarantineRecord;
 use model::Reason;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
 use utoipa::{IntoParams, ToSchema};
 
 #[utoipa::path(get, path = "/health", tag = "operations",
-    responses((status = 200, description = "Live and ready"),
-        (status = 503, description = "Shutting down, or the WAL or the lake cannot be written (e.g. a full disk)")))]
+    responses((status = 200, description = "Live and ready", body = Health),
+        (status = 503, description = "Shutting down, or the WAL or the lake cannot be written (e.g. a full disk): the same body, saying which", body = Health)))]
 /// Liveness and readiness (no key needed). Not ready while shutting down, while the WAL's last
 /// write failed (ingest answers 503 then) or while folding into the lake fails; both clear by
 /// themselves once the disk takes writes again.
@@ -37,21 +36,40 @@ pub async fn health(State(app): State<AppState>) -> Response {
         (false, true) => "ok",
         (false, false) => "degraded",
     };
-    let body = json!({
-        "status": status,
-        "live": true,
-        "ready": ready,
-        "wal_queue_depth": app.wal().queue_depth(),
-        "wal_error": wal_error,
-        "fold_error": fold_error,
-        "disk_free_bytes": store::free_bytes(&app.wal_dir),
-    });
+    let body = Health {
+        status,
+        live: true,
+        ready,
+        wal_queue_depth: app.wal().queue_depth() as u64,
+        wal_error,
+        fold_error,
+        disk_free_bytes: store::free_bytes(&app.wal_dir),
+    };
     let code = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, Json(body)).into_response()
+}
+
+/// `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, `degraded` (the WAL or the lake cannot be written) or `shutting_down`.
+    pub status: &'static str,
+    /// Always true: the process answers.
+    pub live: bool,
+    /// Ingest and folding work: send traffic here.
+    pub ready: bool,
+    /// Batches waiting for the WAL writer.
+    pub wal_queue_depth: u64,
+    /// The WAL's last write error, while it lasts.
+    pub wal_error: Option<String>,
+    /// The last error folding the WAL into the lake, while it lasts.
+    pub fold_error: Option<String>,
+    /// Free bytes on the WAL's disk.
+    pub disk_free_bytes: Option<u64>,
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations",
@@ -208,14 +226,14 @@ pub struct ReplayRequest {
 }
 
 #[utoipa::path(post, path = "/v1/quarantine/replay", tag = "read", request_body = ReplayRequest,
-    responses((status = 200, description = "Rows imported and rows still quarantined")),
+    responses((status = 200, description = "Rows imported and rows still quarantined", body = ReplayResult)),
     security(("api_key" = ["admin"])))]
 /// Parses quarantined rows again with the current rules; those that pass are stored.
 pub async fn replay(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReplayResult>, ApiError> {
     let who = app.auth(&headers, Scope::Admin)?;
     let req: ReplayRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ReplayRequest::default()
@@ -237,17 +255,47 @@ pub async fn replay(
     })
     .await
     .map_err(ApiError::internal)??;
-    let details = json!({"imported": stored, "still_quarantined": still, "filter": {"reason": req.reason, "shop": shop, "source": req.source}});
+    let result = ReplayResult {
+        imported: stored,
+        still_quarantined: still,
+        filter: ReplayFilter {
+            reason: req.reason,
+            shop: shop.clone(),
+            source: req.source,
+        },
+    };
     app.audit
         .record(&AuditEntry {
             at_ms: collect::now_ms(),
             actor: who.name,
             action: "replay_quarantine".into(),
             shop,
-            details: details.clone(),
+            details: serde_json::to_value(&result).map_err(ApiError::internal)?,
         })
         .map_err(ApiError::internal)?;
-    Ok(Json(details))
+    Ok(Json(result))
+}
+
+/// What a quarantine replay did (also the audit entry's details).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayResult {
+    /// Rows that passed this time and were stored.
+    pub imported: u64,
+    /// Rows of the selection that still fail.
+    pub still_quarantined: u64,
+    /// The selection replayed.
+    pub filter: ReplayFilter,
+}
+
+/// Which quarantined rows a replay took.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayFilter {
+    /// Only rows rejected for this reason.
+    pub reason: Option<String>,
+    /// Only this shop's rows.
+    pub shop: Option<String>,
+    /// Only rows from this source.
+    pub source: Option<String>,
 }
 
 /// `?action=&offset=&limit=`.

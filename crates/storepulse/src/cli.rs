@@ -259,11 +259,11 @@ pub struct BenchIngestArgs {
     #[arg(long)]
     pub from: Option<PathBuf>,
     /// Prefix of generated event ids (default: a fresh one, so no event is a duplicate).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "from")]
     pub run_id: Option<String>,
     /// Shop of the generated events: a scratch shop, so no real shop's figures include them
-    /// (a shop-bound key needs its own shop here).
-    #[arg(long, default_value = "bench")]
+    /// (a shop-bound key needs its own shop here). A --from file's events keep their own.
+    #[arg(long, default_value = "bench", conflicts_with = "from")]
     pub shop: String,
 }
 
@@ -352,7 +352,14 @@ pub struct QuarantineArgs {
 #[derive(Debug, Subcommand)]
 pub enum QuarantineAction {
     /// List quarantined rows.
-    List(QuarantineFilter),
+    List {
+        /// Which rows.
+        #[command(flatten)]
+        filter: QuarantineFilter,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// Count quarantined rows by reason and source.
     Stats,
     /// Re-import quarantined rows with the current rules; rows that pass leave the quarantine.
@@ -368,9 +375,6 @@ pub struct QuarantineFilter {
     /// Only rows whose source contains this text.
     #[arg(long)]
     pub source: Option<String>,
-    /// At most this many rows (list only).
-    #[arg(long, default_value_t = 50)]
-    pub limit: usize,
 }
 
 /// `storepulse compact`.
@@ -382,8 +386,9 @@ pub struct CompactArgs {
     pub retention_days: Option<u32>,
     /// What retention days count back from: `now` (today, in the lake's zone) or `newest`
     /// (the day of the newest event: keeps the last N days of an old history).
-    #[arg(long, default_value = "now", value_parser = ["now", "newest"])]
-    pub retention_from: String,
+    /// Default: now.
+    #[arg(long, value_parser = ["now", "newest"])]
+    pub retention_from: Option<String>,
     /// Show what compaction and retention would do; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -541,7 +546,7 @@ pub struct ReportArgs {
     #[arg(long)]
     pub shop: Option<String>,
     /// List the reports and exit.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["name", "date", "out", "shop", "sink"])]
     pub list: bool,
     /// Also upsert the report's tables into the database of [sink] url.
     #[arg(long)]

@@ -48,7 +48,7 @@ fn unknown_values_suggest_the_name_meant_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     small_lake(&data);
-    let cases: [(&[&str], &str); 12] = [
+    let cases: [(&[&str], &str); 17] = [
         (
             &[
                 "gen", "--events", "10", "--format", "lake", "--out", "x.csv",
@@ -91,6 +91,26 @@ fn unknown_values_suggest_the_name_meant_and_exit_2() {
         (&["replay", "hot-itmes"], "did you mean hot-items?"),
         (&["query", "select 1", "--format", "jsn"], "unknown format"),
         (&["keys", "create", "--scope", "raed"], "did you mean read?"),
+        // Flags that do not apply to what was asked are refused, not ignored.
+        (
+            &["compact", "--retention-from", "newest"],
+            "--retention-from applies to retention",
+        ),
+        (&["compact", "--force"], "--force applies to retention"),
+        (
+            &["quarantine", "replay", "--limit", "5"],
+            "unexpected argument '--limit'",
+        ),
+        (
+            &["report", "--list", "--date", "2017-11-25"],
+            "cannot be used with",
+        ),
+        (
+            &[
+                "bench", "ingest", "--key", "k", "--from", "e.ndjson", "--run-id", "r",
+            ],
+            "cannot be used with",
+        ),
     ];
     for (args, says) in cases {
         let (code, err) = fails(&data, args);

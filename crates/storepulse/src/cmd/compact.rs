@@ -10,7 +10,25 @@ use store::retention::{RetentionFrom, RetentionPlan};
 
 pub fn run(cfg: &Config, args: &CompactArgs, json: bool) -> Result<()> {
     let days = args.retention_days.unwrap_or(cfg.lake.retention_days);
-    let from: RetentionFrom = args.retention_from.parse().map_err(super::usage)?;
+    if days == 0 {
+        for (given, flag) in [
+            (args.retention_from.is_some(), "--retention-from"),
+            (args.force, "--force"),
+        ] {
+            if given {
+                return Err(super::usage(format!(
+                    "{flag} applies to retention, and none is configured: add --retention-days N \
+                     (or set lake.retention_days)"
+                )));
+            }
+        }
+    }
+    let from: RetentionFrom = args
+        .retention_from
+        .as_deref()
+        .unwrap_or("now")
+        .parse()
+        .map_err(super::usage)?;
     if args.dry_run {
         let store = super::open_store_read(cfg)?;
         let plan = (days > 0).then(|| store.retention_plan(days, from));

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 pub fn run(cfg: &Config, args: &QuarantineArgs, json: bool) -> Result<()> {
     match &args.action {
-        QuarantineAction::List(f) => list(cfg, f, json),
+        QuarantineAction::List { filter, limit } => list(cfg, filter, *limit, json),
         QuarantineAction::Stats => stats(cfg, json),
         QuarantineAction::Replay(f) => replay(cfg, f, json),
     }
@@ -32,7 +32,7 @@ fn matcher(f: &QuarantineFilter) -> Result<impl Fn(&QuarantineRecord) -> bool + 
     })
 }
 
-fn list(cfg: &Config, f: &QuarantineFilter, json: bool) -> Result<()> {
+fn list(cfg: &Config, f: &QuarantineFilter, limit: usize, json: bool) -> Result<()> {
     let store = super::open_store_read(cfg)?;
     let m = matcher(f)?;
     let rows: Vec<QuarantineRecord> = store
@@ -40,7 +40,7 @@ fn list(cfg: &Config, f: &QuarantineFilter, json: bool) -> Result<()> {
         .into_iter()
         .filter(|r| m(r))
         .collect();
-    let shown = &rows[..rows.len().min(f.limit)];
+    let shown = &rows[..rows.len().min(limit)];
     if json {
         println!("{}", serde_json::to_string_pretty(shown)?);
         return Ok(());
