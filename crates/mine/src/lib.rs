@@ -9,6 +9,10 @@
 pub mod baskets;
 pub mod features;
 pub mod input;
+pub mod registry;
+pub mod results;
+pub mod source;
+pub mod tasks;
 pub mod typing;
 
 /// What can go wrong: the user's mistake (say what to change) or ours.

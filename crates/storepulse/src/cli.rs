@@ -50,6 +50,9 @@ pub enum Command {
     Analyze(Box<AnalyzeArgs>),
     /// Build a report (daily, weekly or one from [reports.<name>]): HTML with charts + CSV + JSON.
     Report(ReportArgs),
+    /// Mining: clusters, association rules, decision trees on SQL over the lake, a CSV/Parquet
+    /// file or a basket file. `storepulse mine --list` lists the tasks.
+    Mine(Box<crate::cli_mine::MineArgs>),
     /// Create and list API keys.
     Keys(KeysArgs),
     /// Load generators and benchmarks.

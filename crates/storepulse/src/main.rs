@@ -7,6 +7,7 @@
 //! ```
 
 mod cli;
+mod cli_mine;
 mod cmd;
 mod config;
 mod config_doc;

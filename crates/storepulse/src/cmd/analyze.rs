@@ -159,11 +159,12 @@ fn print_analysis(r: &Analysis, all_rows: bool) {
             } else {
                 20
             },
+            "--customers",
         );
     }
 }
 
-fn print_table(t: &Table, limit: usize) {
+pub fn print_table(t: &Table, limit: usize, all_flag: &str) {
     println!("{}", t.name);
     let cells: Vec<Vec<String>> = t
         .rows
@@ -190,7 +191,7 @@ fn print_table(t: &Table, limit: usize) {
     }
     if t.rows.len() > limit {
         println!(
-            "… {} more rows (--customers prints all, --json gives everything)",
+            "… {} more rows ({all_flag} prints all, --json gives everything)",
             t.rows.len() - limit
         );
     }

@@ -9,6 +9,7 @@ mod demo;
 mod generate;
 mod import;
 mod keys;
+mod mine;
 mod quarantine;
 mod query;
 mod replay;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Query(a) => query::run(&cfg, a),
         Command::Analyze(a) => analyze::run(&cfg, a, cli.json),
         Command::Report(a) => report::run(&cfg, a, cli.json),
+        Command::Mine(a) => mine::run(&cfg, a, cli.json),
         Command::Keys(a) => keys::run(&cfg, a, cli.json),
         Command::Bench(a) => bench::run(&cfg, a, cli.json),
         Command::Backup(a) => backup::backup(&cfg, a, cli.json),
