@@ -73,7 +73,8 @@ impl RawTable {
         check_rows(rows, source, max_rows)?;
         let mut columns = Vec::with_capacity(schema.fields().len());
         for (c, field) in schema.fields().iter().enumerate() {
-            let numeric = field.data_type().is_numeric();
+            // 64-bit ids beyond 2^53 do not survive f64: such a column is read as exact text.
+            let numeric = field.data_type().is_numeric() && !big_integers(batches, c);
             let mut col = if numeric {
                 RawValues::Num(Vec::with_capacity(rows))
             } else {
@@ -189,6 +190,21 @@ impl RawTable {
     }
 }
 
+/// Whether column `c` holds 64-bit integers that f64 cannot represent exactly.
+fn big_integers(batches: &[RecordBatch], c: usize) -> bool {
+    const EXACT: u64 = 1 << 53;
+    batches.iter().any(|b| {
+        let a = b.column(c);
+        if let Some(v) = a.as_any().downcast_ref::<arrow_array::Int64Array>() {
+            v.iter().flatten().any(|x| x.unsigned_abs() > EXACT)
+        } else if let Some(v) = a.as_any().downcast_ref::<arrow_array::UInt64Array>() {
+            v.iter().flatten().any(|x| x > EXACT)
+        } else {
+            false
+        }
+    })
+}
+
 fn check_rows(rows: usize, source: &str, max_rows: usize) -> Result<(), MineError> {
     if rows > max_rows {
         return Err(MineError::Usage(format!(
@@ -239,5 +255,20 @@ mod tests {
         );
         let e = t.index_of("nn").unwrap_err().to_string();
         assert!(e.contains("did you mean n?"), "{e}");
+    }
+
+    #[test]
+    fn ids_beyond_f64_precision_stay_exact_text() {
+        let big = 4_618_696_156_213_655_123i64;
+        let b = RecordBatch::try_from_iter([(
+            "item_id",
+            Arc::new(Int64Array::from(vec![big, 7])) as arrow_array::ArrayRef,
+        )])
+        .unwrap();
+        let t = RawTable::from_batches(&[b], "SQL", 10).unwrap();
+        assert_eq!(
+            t.columns[0],
+            RawValues::Text(vec![Some(big.to_string()), Some("7".into())])
+        );
     }
 }

@@ -214,6 +214,100 @@ pub const REGISTRY: &[TaskDef] = &[
         ],
         keys: &[("tree", &[]), ("confusion", &["actual", "predicted"])],
     },
+    TaskDef {
+        name: "segments",
+        help: "customer segments per shop: RFM → k-means (k by silhouette) → named profiles with revenue shares",
+        generic: false,
+        params: &[
+            Param {
+                name: "from",
+                help: "first order day (YYYY-MM-DD)",
+            },
+            Param {
+                name: "to",
+                help: "last order day",
+            },
+            Param {
+                name: "shop",
+                help: "only this shop (default: each shop on its own)",
+            },
+            Param {
+                name: "k",
+                help: "segments per shop (default: chosen by silhouette)",
+            },
+            Param {
+                name: "k_max",
+                help: "largest k tried (default 6)",
+            },
+            Param {
+                name: "n_init",
+                help: "k-means restarts (default 10)",
+            },
+            Param {
+                name: "seed",
+                help: "seed of k-means++ (default 0)",
+            },
+            Param {
+                name: "customers",
+                help: "list every customer with their segment",
+            },
+        ],
+        keys: &[
+            ("segments", &["shop", "segment"]),
+            ("customers", &["shop", "user_id"]),
+        ],
+    },
+    TaskDef {
+        name: "baskets",
+        help: "products bought together per shop: rules from orders (or behaviour sessions), named by catalog titles",
+        generic: false,
+        params: &[
+            Param {
+                name: "from",
+                help: "first day (YYYY-MM-DD)",
+            },
+            Param {
+                name: "to",
+                help: "last day",
+            },
+            Param {
+                name: "shop",
+                help: "only this shop (default: each shop on its own)",
+            },
+            Param {
+                name: "from_table",
+                help: "orders (default: an order's items) or sessions (a user's day)",
+            },
+            Param {
+                name: "actions",
+                help: "behaviour actions of a session basket (default buy, cart)",
+            },
+            Param {
+                name: "min_support",
+                help: "smallest share of baskets (default 0.01)",
+            },
+            Param {
+                name: "min_confidence",
+                help: "smallest confidence (default 0.5)",
+            },
+            Param {
+                name: "max_len",
+                help: "longest itemset (default: any)",
+            },
+            Param {
+                name: "single_consequent",
+                help: "one item on the right of a rule",
+            },
+            Param {
+                name: "limit",
+                help: "rules listed per shop (default 100)",
+            },
+        ],
+        keys: &[
+            ("rules", &["shop", "antecedent", "consequent"]),
+            ("itemsets", &["shop", "itemset"]),
+        ],
+    },
 ];
 
 /// The task's parameters that every generic task takes.
@@ -244,6 +338,8 @@ pub async fn run_named(ctx: &Ctx<'_>, name: &str, params: Value) -> Result<Analy
         "cluster" => crate::tasks::cluster::run(ctx, params).await,
         "rules" => crate::tasks::rules::run(ctx, params).await,
         "tree" => crate::tasks::tree::run(ctx, params).await,
+        "segments" => crate::tasks::segments::run(ctx, params).await,
+        "baskets" => crate::tasks::baskets::run(ctx, params).await,
         other => Err(MineError::Internal(format!("task {other} has no runner"))),
     }
 }

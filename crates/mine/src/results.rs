@@ -11,6 +11,7 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use query::analysis::{Analysis, cell_text};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use store::results::ResultsPart;
 
@@ -18,35 +19,61 @@ use store::results::ResultsPart;
 /// input is not one shop's).
 pub const ALL_SHOPS: &str = "_all";
 
-/// The results-table rows of `a`, written at `now_ms` for `shop` (or [`ALL_SHOPS`]).
+#[derive(Default)]
+struct Cols {
+    job: StringBuilder,
+    kind: StringBuilder,
+    shop: StringBuilder,
+    start: TimestampMillisecondBuilder,
+    end: TimestampMillisecondBuilder,
+    emitted: TimestampMillisecondBuilder,
+    revision: Int32Builder,
+    rank: Int32Builder,
+    key_name: StringBuilder,
+    key: StringBuilder,
+    metric: StringBuilder,
+    value: Float64Builder,
+}
+
+impl Cols {
+    fn finish(mut self) -> Result<RecordBatch, MineError> {
+        let utc = |b: &mut TimestampMillisecondBuilder| -> ArrayRef {
+            Arc::new(b.finish().with_timezone("UTC"))
+        };
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.job.finish()),
+            Arc::new(self.kind.finish()),
+            Arc::new(self.shop.finish()),
+            utc(&mut self.start),
+            utc(&mut self.end),
+            Arc::new(self.revision.finish()),
+            utc(&mut self.emitted),
+            Arc::new(self.rank.finish()),
+            Arc::new(self.key_name.finish()),
+            Arc::new(self.key.finish()),
+            Arc::new(self.metric.finish()),
+            Arc::new(self.value.finish()),
+        ];
+        RecordBatch::try_new(model::schema::results_schema(), cols)
+            .map_err(|e| MineError::Internal(e.to_string()))
+    }
+}
+
+/// The results-table rows of `a`, written at `now_ms`: a row of a table with a `shop` column
+/// goes to that shop, the others to `shop` (or [`ALL_SHOPS`]).
 pub fn parts(
     def: &TaskDef,
     a: &Analysis,
     shop: Option<&str>,
     now_ms: i64,
 ) -> Result<Vec<ResultsPart>, MineError> {
-    let shop = shop.unwrap_or(ALL_SHOPS).to_string();
-    let (mut job, mut kind, mut shops) = (
-        StringBuilder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-    );
-    let (mut start, mut end, mut emitted) = (
-        TimestampMillisecondBuilder::new(),
-        TimestampMillisecondBuilder::new(),
-        TimestampMillisecondBuilder::new(),
-    );
-    let (mut revision, mut rank) = (Int32Builder::new(), Int32Builder::new());
-    let (mut key_name, mut key, mut metric) = (
-        StringBuilder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-    );
-    let mut value = Float64Builder::new();
+    let default_shop = shop.unwrap_or(ALL_SHOPS).to_string();
+    let mut by_shop: BTreeMap<String, Cols> = BTreeMap::new();
     let name = format!("mine:{}", def.name);
     for t in &a.tables {
         let keys = def.key_columns(&t.name);
         let key_idx: Vec<usize> = keys.iter().filter_map(|k| t.col(k)).collect();
+        let shop_idx = t.col("shop");
         let kn = if keys.is_empty() {
             format!("{}:row", t.name)
         } else {
@@ -62,50 +89,42 @@ pub fn parts(
                     .collect::<Vec<_>>()
                     .join("|")
             };
+            // A user's SQL may name its own `shop` column: only a valid shop name partitions.
+            let row_shop = shop_idx
+                .and_then(|i| row[i].as_str())
+                .filter(|s| model::check_shop(s).is_ok())
+                .unwrap_or(&default_shop)
+                .to_string();
+            let cols = by_shop.entry(row_shop.clone()).or_default();
             for (c, cell) in row.iter().enumerate() {
                 let Some(v) = cell.as_f64() else { continue };
                 if key_idx.contains(&c) {
                     continue;
                 }
-                job.append_value(&name);
-                kind.append_value("mining");
-                shops.append_value(&shop);
-                start.append_value(now_ms);
-                end.append_value(now_ms);
-                emitted.append_value(now_ms);
-                revision.append_value(0);
-                rank.append_value(i32::try_from(r + 1).unwrap_or(i32::MAX));
-                key_name.append_value(&kn);
-                key.append_value(&k);
-                metric.append_value(&t.columns[c]);
-                value.append_value(v);
+                cols.job.append_value(&name);
+                cols.kind.append_value("mining");
+                cols.shop.append_value(&row_shop);
+                cols.start.append_value(now_ms);
+                cols.end.append_value(now_ms);
+                cols.emitted.append_value(now_ms);
+                cols.revision.append_value(0);
+                cols.rank
+                    .append_value(i32::try_from(r + 1).unwrap_or(i32::MAX));
+                cols.key_name.append_value(&kn);
+                cols.key.append_value(&k);
+                cols.metric.append_value(&t.columns[c]);
+                cols.value.append_value(v);
             }
         }
     }
-    let utc = |b: &mut TimestampMillisecondBuilder| -> ArrayRef {
-        Arc::new(b.finish().with_timezone("UTC"))
-    };
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(job.finish()),
-        Arc::new(kind.finish()),
-        Arc::new(shops.finish()),
-        utc(&mut start),
-        utc(&mut end),
-        Arc::new(revision.finish()),
-        utc(&mut emitted),
-        Arc::new(rank.finish()),
-        Arc::new(key_name.finish()),
-        Arc::new(key.finish()),
-        Arc::new(metric.finish()),
-        Arc::new(value.finish()),
-    ];
-    let batch = RecordBatch::try_new(model::schema::results_schema(), cols)
-        .map_err(|e| MineError::Internal(e.to_string()))?;
     let dt = chrono::DateTime::from_timestamp_millis(now_ms)
         .unwrap_or_default()
         .format("%Y-%m-%d")
         .to_string();
-    Ok(vec![(shop, dt, batch)])
+    by_shop
+        .into_iter()
+        .map(|(shop, cols)| Ok((shop, dt.clone(), cols.finish()?)))
+        .collect()
 }
 
 /// Writes `a` to the results table; returns the rows written.

@@ -107,6 +107,24 @@ pub struct MineArgs {
     /// Share of rows held out to measure accuracy.
     #[arg(long)]
     pub test_share: Option<f64>,
+    /// First day (YYYY-MM-DD, inclusive) of segments and baskets.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last day (inclusive).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only this shop.
+    #[arg(long)]
+    pub shop: Option<String>,
+    /// List every customer with their segment.
+    #[arg(long)]
+    pub customers: bool,
+    /// Baskets from `orders` (an order's items) or `sessions` (a user's day of --actions).
+    #[arg(long)]
+    pub from_table: Option<String>,
+    /// Behaviour actions of a session basket, e.g. buy,cart.
+    #[arg(long, value_delimiter = ',')]
+    pub actions: Vec<String>,
     /// All parameters as a JSON object (flags override).
     #[arg(long)]
     pub params: Option<String>,

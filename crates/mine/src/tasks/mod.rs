@@ -1,7 +1,9 @@
 //! The mining tasks, one module each, run by name through [`crate::registry`].
 
+pub mod baskets;
 pub mod cluster;
 pub mod rules;
+pub mod segments;
 pub mod tree;
 
 use crate::MineError;

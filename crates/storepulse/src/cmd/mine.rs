@@ -103,21 +103,27 @@ fn params(def: &TaskDef, a: &MineArgs) -> Result<Value> {
         ("unpruned", flag(a.unpruned)),
         ("no_subtree_raising", flag(a.no_subtree_raising)),
         ("test_share", a.test_share.map(Value::from)),
+        ("from", a.from.clone().map(Value::from)),
+        ("to", a.to.clone().map(Value::from)),
+        ("shop", a.shop.clone().map(Value::from)),
+        ("customers", flag(a.customers)),
+        ("from_table", a.from_table.clone().map(Value::from)),
+        ("actions", list(&a.actions)),
     ];
+    let source = if def.generic {
+        registry::source_params()
+    } else {
+        &[]
+    };
+    let takes: Vec<&str> = def.params.iter().chain(source).map(|p| p.name).collect();
     if let Some(c) = a.min_confidence {
-        flags.push(("metric", Some(json!("confidence"))));
-        flags.push(("min_threshold", Some(json!(c))));
-    }
-    let takes: Vec<&str> = def
-        .params
-        .iter()
-        .chain(if def.generic {
-            registry::source_params()
+        if takes.contains(&"min_confidence") {
+            flags.push(("min_confidence", Some(json!(c))));
         } else {
-            &[]
-        })
-        .map(|p| p.name)
-        .collect();
+            flags.push(("metric", Some(json!("confidence"))));
+            flags.push(("min_threshold", Some(json!(c))));
+        }
+    }
     for (name, value) in flags {
         let Some(value) = value else { continue };
         if !takes.contains(&name) {
@@ -142,7 +148,9 @@ fn params(def: &TaskDef, a: &MineArgs) -> Result<Value> {
 fn write_out(def: &TaskDef, r: &Analysis, out: &std::path::Path) -> Result<()> {
     let main = match def.name {
         "cluster" => "labels",
-        "rules" => "rules",
+        "rules" | "baskets" => "rules",
+        "segments" if r.table("customers").is_some() => "customers",
+        "segments" => "segments",
         _ => "confusion",
     };
     let json = out
@@ -176,7 +184,7 @@ fn print(r: &Analysis, all: bool) {
             }
             continue;
         }
-        let limit = if all || !matches!(t.name.as_str(), "labels" | "itemsets") {
+        let limit = if all || !matches!(t.name.as_str(), "labels" | "itemsets" | "customers") {
             usize::MAX
         } else {
             20
