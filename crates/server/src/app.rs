@@ -165,6 +165,7 @@ pub fn open(opts: ServeOptions) -> Result<(AppState, Folder), store::StoreError>
         zone: opts.store.zone,
         scheduler,
         sink,
+        mining_runs: crate::mining::Runs::open(&opts.store.data_dir),
     });
     Ok((app, folder))
 }

@@ -45,6 +45,7 @@ pub mod jobs;
 pub mod live;
 pub mod live_log;
 pub mod metrics;
+pub mod mining;
 pub mod openapi;
 pub mod read;
 pub mod routes;

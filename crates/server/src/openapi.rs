@@ -4,7 +4,7 @@
 use crate::auth::Scope;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{analytics, dims, events, jobs, live, read};
+use crate::{analytics, dims, events, jobs, live, mining, read};
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -107,11 +107,12 @@ impl Modify for Envelopes {
         read::stats, read::quarantine, read::replay, read::audit,
         live::list, live::sse, live::latest, live::history,
         analytics::post_query, analytics::list_analyses, analytics::post_analysis,
-        jobs::list, jobs::runs, jobs::run_now
+        jobs::list, jobs::runs, jobs::run_now,
+        mining::list, mining::runs, mining::run
     ),
-    components(schemas(ErrorBody, ErrorDetail, store::LakeStats, store::TableStats, query::analysis::Analysis, query::analysis::Table, live::EmissionDoc, live::HistoryDoc, live::LatestDoc, ingest::IngestReply, ingest::RowError, ingest::UpsertReply, dims::ItemOut, dims::UserOut, dims::ErasedReply, read::QuarantinePage, read::ReplayRequest, analytics::QueryRequest, analytics::AnalysisInfo, analytics::ParamInfo, crate::scheduler::RunRecord, crate::scheduler::JobInfo, live::LiveJobs, live::LiveJob, read::ReplayResult, read::ReplayFilter, jobs::RunStarted, OpenApiDoc, read::Health)),
+    components(schemas(ErrorBody, ErrorDetail, store::LakeStats, store::TableStats, query::analysis::Analysis, query::analysis::Table, live::EmissionDoc, live::HistoryDoc, live::LatestDoc, ingest::IngestReply, ingest::RowError, ingest::UpsertReply, dims::ItemOut, dims::UserOut, dims::ErasedReply, read::QuarantinePage, read::ReplayRequest, analytics::QueryRequest, analytics::AnalysisInfo, analytics::ParamInfo, crate::scheduler::RunRecord, crate::scheduler::JobInfo, live::LiveJobs, live::LiveJob, read::ReplayResult, read::ReplayFilter, jobs::RunStarted, OpenApiDoc, read::Health, mining::MiningRun, mining::TaskInfo)),
     modifiers(&Security, &Envelopes),
-    tags((name = "ingest"), (name = "dimensions"), (name = "read"), (name = "live"), (name = "analytics"), (name = "operations"))
+    tags((name = "ingest"), (name = "dimensions"), (name = "read"), (name = "live"), (name = "analytics"), (name = "mining"), (name = "operations"))
 )]
 pub struct ApiDoc;
 

@@ -4,7 +4,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{analytics, dims, events, jobs, live, openapi, read};
+use crate::{analytics, dims, events, jobs, live, mining, openapi, read};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
@@ -61,6 +61,9 @@ pub fn routes() -> Routes {
         .add("GET", "/v1/jobs", get(jobs::list))
         .add("GET", "/v1/jobs/runs", get(jobs::runs))
         .add("POST", "/v1/jobs/{name}/run", post(jobs::run_now))
+        .add("GET", "/v1/mining", get(mining::list))
+        .add("GET", "/v1/mining/runs", get(mining::runs))
+        .add("POST", "/v1/mining/{task}", post(mining::run))
 }
 
 /// The complete router over a state.

@@ -47,6 +47,8 @@ pub struct App {
     pub scheduler: Option<Arc<crate::scheduler::Scheduler>>,
     /// The result sink and its settings (`None` unless `[sink] url` is set).
     pub sink: Option<(sink::Sink, crate::sinks::SinkConfig)>,
+    /// The mining run log.
+    pub mining_runs: crate::mining::Runs,
 }
 
 impl App {

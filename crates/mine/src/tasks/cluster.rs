@@ -75,6 +75,9 @@ fn euclidean() -> String {
 
 const ALGOS: [&str; 3] = ["kmeans", "kmedoids", "dbscan"];
 
+/// Rows k-medoids takes at most.
+pub const KMEDOIDS_MAX_ROWS: usize = 10_000;
+
 /// A clustering: a label per row (-1 = noise) and centres in transformed units.
 pub struct Fit {
     /// Label per row.
