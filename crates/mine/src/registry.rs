@@ -308,6 +308,85 @@ pub const REGISTRY: &[TaskDef] = &[
             ("itemsets", &["shop", "itemset"]),
         ],
     },
+    TaskDef {
+        name: "hour-category",
+        help: "when which categories sell: categories grouped by their hour-of-day profile (k-means), with peak and busy hours",
+        generic: false,
+        params: &[
+            Param {
+                name: "from",
+                help: "first day (YYYY-MM-DD)",
+            },
+            Param {
+                name: "to",
+                help: "last day",
+            },
+            Param {
+                name: "shop",
+                help: "only this shop (default: each shop on its own)",
+            },
+            Param {
+                name: "action",
+                help: "behaviour action counted (default buy; all for every action)",
+            },
+            Param {
+                name: "min_events",
+                help: "categories with fewer events are left out (default 30)",
+            },
+            Param {
+                name: "k",
+                help: "groups per shop (default: chosen by silhouette)",
+            },
+            Param {
+                name: "k_max",
+                help: "largest k tried (default 6)",
+            },
+            Param {
+                name: "seed",
+                help: "seed of k-means++ (default 0)",
+            },
+        ],
+        keys: &[
+            ("groups", &["shop", "group"]),
+            ("categories", &["shop", "category"]),
+        ],
+    },
+    TaskDef {
+        name: "drivers",
+        help: "what separates customers who buy again: a J48 tree over customer features before a day, tested on held-out customers",
+        generic: false,
+        params: &[
+            Param {
+                name: "shop",
+                help: "the shop (required when the lake holds several)",
+            },
+            Param {
+                name: "as_of",
+                help: "the day features are taken before (default: horizon_days before the last purchase)",
+            },
+            Param {
+                name: "horizon_days",
+                help: "days after as_of in which a purchase means yes (default 30)",
+            },
+            Param {
+                name: "test_share",
+                help: "share of customers held out (default 0.3)",
+            },
+            Param {
+                name: "seed",
+                help: "seed of the held-out split (default 0)",
+            },
+            Param {
+                name: "confidence",
+                help: "pruning confidence factor (default 0.25)",
+            },
+            Param {
+                name: "min_leaf",
+                help: "smallest leaf (default 5)",
+            },
+        ],
+        keys: &[("tree", &[]), ("confusion", &["actual", "predicted"])],
+    },
 ];
 
 /// The task's parameters that every generic task takes.
@@ -340,6 +419,8 @@ pub async fn run_named(ctx: &Ctx<'_>, name: &str, params: Value) -> Result<Analy
         "tree" => crate::tasks::tree::run(ctx, params).await,
         "segments" => crate::tasks::segments::run(ctx, params).await,
         "baskets" => crate::tasks::baskets::run(ctx, params).await,
+        "hour-category" => crate::tasks::hour_category::run(ctx, params).await,
+        "drivers" => crate::tasks::drivers::run(ctx, params).await,
         other => Err(MineError::Internal(format!("task {other} has no runner"))),
     }
 }

@@ -125,6 +125,18 @@ pub struct MineArgs {
     /// Behaviour actions of a session basket, e.g. buy,cart.
     #[arg(long, value_delimiter = ',')]
     pub actions: Vec<String>,
+    /// The behaviour action counted by hour-category (buy, cart, pv, fav or all).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Categories with fewer events are left out (hour-category).
+    #[arg(long)]
+    pub min_events: Option<u64>,
+    /// The day features are taken before (drivers).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Days after --as-of in which a purchase means "buys again" (drivers).
+    #[arg(long)]
+    pub horizon_days: Option<u32>,
     /// All parameters as a JSON object (flags override).
     #[arg(long)]
     pub params: Option<String>,

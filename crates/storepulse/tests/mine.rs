@@ -150,7 +150,9 @@ fn clusters_of_a_csv_find_its_groups_and_label_each_row() {
     for algo in ["kmeans", "kmedoids"] {
         let r = json_out(
             &data,
-            &["mine", "cluster", "--data", c, "--algo", algo, "--k", "3", "--id", "name"],
+            &[
+                "mine", "cluster", "--data", c, "--algo", algo, "--k", "3", "--id", "name",
+            ],
         );
         let labels = table(&r, "labels")["rows"].as_array().unwrap().clone();
         assert_eq!(labels.len(), 60);
@@ -177,7 +179,9 @@ fn clusters_of_a_csv_find_its_groups_and_label_each_row() {
     // DBSCAN in standardised units: three clusters, no noise.
     let r = json_out(
         &data,
-        &["mine", "cluster", "--data", c, "--algo", "dbscan", "--eps", "0.3"],
+        &[
+            "mine", "cluster", "--data", c, "--algo", "dbscan", "--eps", "0.3",
+        ],
     );
     assert_eq!(r["summary"]["clusters"], json!(3));
     assert_eq!(r["summary"]["noise"], json!(0));
@@ -198,7 +202,16 @@ fn bad_inputs_get_a_message_naming_what_is_wrong_and_exit_2() {
     let empty = write("e.csv", "a,b\n");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
-            vec!["mine", "cluster", "--data", &bad_number, "--numeric", "b", "--k", "1"],
+            vec![
+                "mine",
+                "cluster",
+                "--data",
+                &bad_number,
+                "--numeric",
+                "b",
+                "--k",
+                "1",
+            ],
             "column \"b\", row 2: \"x7\" is not a number",
         ),
         (
@@ -209,7 +222,10 @@ fn bad_inputs_get_a_message_naming_what_is_wrong_and_exit_2() {
             vec!["mine", "cluster", "--data", &tiny, "--k", "5"],
             "k = 5 is larger than the 2 rows",
         ),
-        (vec!["mine", "cluster", "--data", &empty, "--k", "2"], "no rows"),
+        (
+            vec!["mine", "cluster", "--data", &empty, "--k", "2"],
+            "no rows",
+        ),
         (
             vec!["mine", "tree", "--data", &tiny, "--target", "bb"],
             "did you mean b?",
@@ -220,7 +236,9 @@ fn bad_inputs_get_a_message_naming_what_is_wrong_and_exit_2() {
         ),
         (vec!["mine", "clustr"], "did you mean cluster?"),
         (
-            vec!["mine", "cluster", "--data", &tiny, "--algo", "kmeens", "--k", "1"],
+            vec![
+                "mine", "cluster", "--data", &tiny, "--algo", "kmeens", "--k", "1",
+            ],
             "did you mean kmeans?",
         ),
         (
@@ -265,15 +283,29 @@ fn segments_and_baskets_over_the_lake_are_saved_checked_by_sql_and_served() {
     let names: std::collections::BTreeSet<&str> =
         segs.iter().map(|s| s[1].as_str().unwrap()).collect();
     assert_eq!(names.len(), 4);
-    assert!(segs[0][8].as_f64() > segs[3][8].as_f64(), "best first: {segs:?}");
+    assert!(
+        segs[0][8].as_f64() > segs[3][8].as_f64(),
+        "best first: {segs:?}"
+    );
     // Baskets: the top rule's support is the share of orders holding both items, by SQL.
     let b = json_out(
         &data,
-        &["mine", "baskets", "--min-support", "0.01", "--limit", "5", "--save"],
+        &[
+            "mine",
+            "baskets",
+            "--min-support",
+            "0.01",
+            "--limit",
+            "5",
+            "--save",
+        ],
     );
     let top = &table(&b, "rules")["rows"][0];
     let (ante, cons) = (top[1].as_str().unwrap(), top[2].as_str().unwrap());
-    assert!(!ante.contains(", ") && !cons.contains(", "), "a 1→1 rule on top: {top}");
+    assert!(
+        !ante.contains(", ") && !cons.contains(", "),
+        "a 1→1 rule on top: {top}"
+    );
     let title = |s: &str| s.trim_matches(['{', '}']).replace('\'', "''");
     let sql = format!(
         "WITH o AS (SELECT DISTINCT o.order_id, i.title FROM orders o JOIN items i
@@ -312,6 +344,41 @@ fn segments_and_baskets_over_the_lake_are_saved_checked_by_sql_and_served() {
         "{text}"
     );
 
+    // Drivers: the customers and the share who buy again, counted by SQL from the same cut.
+    let d = json_out(&data, &["mine", "drivers", "--as-of", "2011-10-01"]);
+    let count = |sql: &str| -> f64 {
+        let out = sp(&data, &["query", sql, "--format", "csv"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before =
+        "SELECT DISTINCT user_id FROM orders WHERE status = 'create' AND user_id IS NOT NULL
+                  AND ts < TIMESTAMP '2011-10-01T00:00:00Z'";
+    let customers = count(&format!("SELECT count(*) FROM ({before})"));
+    let again = count(&format!(
+        "SELECT count(*) FROM ({before}) b WHERE b.user_id IN (SELECT user_id FROM orders
+         WHERE status = 'create' AND ts >= TIMESTAMP '2011-10-01T00:00:00Z'
+         AND ts < TIMESTAMP '2011-10-31T00:00:00Z')"
+    ));
+    assert_eq!(d["summary"]["customers"].as_f64(), Some(customers));
+    assert_eq!(
+        d["summary"]["buys_again_share"].as_f64(),
+        Some((again / customers * 1e4).round() / 1e4)
+    );
+    assert!(
+        d["summary"]["test_accuracy"].as_f64().unwrap() > 0.5,
+        "{}",
+        d["summary"]
+    );
+    assert_eq!(
+        d["summary"]["train_rows"].as_u64().unwrap() + d["summary"]["test_rows"].as_u64().unwrap(),
+        customers as u64
+    );
+
     // The same over HTTP, with the run log.
     let key = create_key(&data, "analyst", &["read"], None);
     let s = Server::start(&data, free_port(), &[]);
@@ -346,7 +413,12 @@ fn segments_and_baskets_over_the_lake_are_saved_checked_by_sql_and_served() {
     );
     let (code, err) = post("segmnets", json!({}));
     assert_eq!(code, 400);
-    assert!(err["error"]["message"].as_str().unwrap().contains("did you mean segments?"));
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean segments?")
+    );
     let runs: Value = c
         .get(format!("{}/v1/mining/runs", s.url))
         .bearer_auth(&key)
@@ -379,4 +451,51 @@ fn segments_and_baskets_over_the_lake_are_saved_checked_by_sql_and_served() {
         .collect();
     let registry: Vec<&str> = mine::registry::names().collect();
     assert_eq!(names, registry);
+}
+
+#[test]
+fn hour_category_groups_every_category_once_and_counts_every_buy() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    sp(
+        &data,
+        &[
+            "gen", "--events", "200K", "--days", "2", "--seed", "3", "--format", "lake",
+        ],
+    );
+    let r = json_out(&data, &["mine", "hour-category", "--min-events", "1"]);
+    let cats = table(&r, "categories")["rows"].as_array().unwrap().clone();
+    let names: std::collections::BTreeSet<&str> =
+        cats.iter().map(|c| c[1].as_str().unwrap()).collect();
+    assert_eq!(names.len(), cats.len(), "a category listed twice");
+    let events: u64 = cats.iter().map(|c| c[3].as_u64().unwrap()).sum();
+    let out = sp(
+        &data,
+        &[
+            "query",
+            "SELECT count(*) AS n, count(DISTINCT category_id) AS c FROM behavior
+             WHERE action = 'buy' AND category_id IS NOT NULL",
+            "--format",
+            "csv",
+        ],
+    );
+    let line = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert_eq!(line, format!("{events},{}", cats.len()));
+    // Each group's categories and events add up to its members'.
+    let groups = table(&r, "groups")["rows"].as_array().unwrap().clone();
+    for g in &groups {
+        let members: Vec<&Value> = cats.iter().filter(|c| c[2] == g[1]).collect();
+        assert_eq!(g[2].as_u64(), Some(members.len() as u64));
+        let ev: u64 = members.iter().map(|c| c[3].as_u64().unwrap()).sum();
+        assert_eq!(g[3].as_u64(), Some(ev));
+        let shares: f64 = g.as_array().unwrap()[6..]
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .sum();
+        assert!((shares - 1.0).abs() < 1e-3, "{g}");
+    }
 }

@@ -2,6 +2,8 @@
 
 pub mod baskets;
 pub mod cluster;
+pub mod drivers;
+pub mod hour_category;
 pub mod rules;
 pub mod segments;
 pub mod tree;

@@ -109,6 +109,10 @@ fn params(def: &TaskDef, a: &MineArgs) -> Result<Value> {
         ("customers", flag(a.customers)),
         ("from_table", a.from_table.clone().map(Value::from)),
         ("actions", list(&a.actions)),
+        ("action", a.action.clone().map(Value::from)),
+        ("min_events", a.min_events.map(Value::from)),
+        ("as_of", a.as_of.clone().map(Value::from)),
+        ("horizon_days", a.horizon_days.map(Value::from)),
     ];
     let source = if def.generic {
         registry::source_params()
@@ -151,6 +155,7 @@ fn write_out(def: &TaskDef, r: &Analysis, out: &std::path::Path) -> Result<()> {
         "rules" | "baskets" => "rules",
         "segments" if r.table("customers").is_some() => "customers",
         "segments" => "segments",
+        "hour-category" => "categories",
         _ => "confusion",
     };
     let json = out
