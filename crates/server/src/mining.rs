@@ -173,7 +173,7 @@ fn mine_error(e: MineError) -> ApiError {
 
 #[utoipa::path(post, path = "/v1/mining/{task}", tag = "mining",
     params(("task" = String, Path, description = "A task from GET /v1/mining")),
-    request_body(content = Object, description = "The task's parameters, e.g. {\"sql\": \"SELECT order_id, item_id FROM orders\", \"min_support\": 0.01} for rules or {\"k\": 4} for segments; add \"save\": true to write the result to the results table"),
+    request_body(content = Object, description = "The task's parameters, e.g. {\"sql\": \"SELECT order_id, item_id FROM orders\", \"min_support\": 0.01} for rules or {\"k\": 4} for segments; add \"save\": true to write the result to the results table, \"sink\": true to upsert its tables into the [sink] database"),
     responses(
         (status = 200, description = "The parameters used, headline figures and the result tables", body = query::analysis::Analysis),
         (status = 400, description = "Unknown task or bad parameters (naming the column, row or value)"),
@@ -200,7 +200,25 @@ pub async fn run(
     let save = match params.remove("save") {
         None | Some(Value::Bool(false)) => false,
         Some(Value::Bool(true)) => true,
-        Some(other) => return Err(ApiError::bad_request(format!("save must be true or false, not {other}"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "save must be true or false, not {other}"
+            )));
+        }
+    };
+    let to_sink = match params.remove("sink") {
+        None | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) if app.sink.is_some() => true,
+        Some(Value::Bool(true)) => {
+            return Err(ApiError::bad_request(
+                "sink needs a database: set [sink] url in the server's config",
+            ));
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "sink must be true or false, not {other}"
+            )));
+        }
     };
     let def = mine::registry::find(&task).map_err(mine_error)?;
     let running = &app.mining_runs.running;
@@ -229,10 +247,16 @@ pub async fn run(
             },
             files: false,
         };
-        let r = engine.block_on(mine::registry::run_named(&ctx, def.name, Value::Object(params)))?;
+        let r = engine.block_on(mine::registry::run_named(
+            &ctx,
+            def.name,
+            Value::Object(params),
+        ))?;
         let saved = if save {
             let at = model::time::now_ms();
-            let own = shop.as_deref().or(r.summary.get("shop").and_then(Value::as_str));
+            let own = shop
+                .as_deref()
+                .or(r.summary.get("shop").and_then(Value::as_str));
             Some(mine::results::save(&mut app2.store(), def, &r, own, at)?)
         } else {
             None
@@ -263,6 +287,23 @@ pub async fn run(
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             run.saved_rows = saved;
+            if to_sink && let Some((sink, _)) = &app.sink {
+                for t in crate::sinks::mining_tables(def, &r) {
+                    if let Err(e) = sink.write(&t).await {
+                        run.status = "failed".into();
+                        run.error = Some(format!("writing {} to the sink: {e}", t.name));
+                        app.mining_runs.record(run);
+                        return Err(ApiError::new(
+                            axum::http::StatusCode::BAD_GATEWAY,
+                            "sink_failed",
+                            format!(
+                                "the result was computed but writing {} to the sink failed: {e}",
+                                t.name
+                            ),
+                        ));
+                    }
+                }
+            }
             app.mining_runs.record(run);
             Ok(Json(r))
         }

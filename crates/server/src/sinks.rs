@@ -53,6 +53,46 @@ fn natural_key(analysis: &str, table: &str) -> &'static [&'static str] {
     query::analysis::find(analysis).map_or(&["rank"], |d| d.key_columns(table))
 }
 
+/// The sink tables of a mining result (`mining_<task>_<table>`), keyed as the mining registry
+/// declares; a table without key columns (a tree's printed lines) is left out.
+pub fn mining_tables(
+    def: &mine::registry::TaskDef,
+    a: &query::analysis::Analysis,
+) -> Vec<SinkTable> {
+    a.tables
+        .iter()
+        .filter_map(|t| {
+            let key: Vec<String> = def
+                .key_columns(&t.name)
+                .iter()
+                .map(|k| k.to_string())
+                .collect();
+            if key.is_empty() || !key.iter().all(|k| t.col(k).is_some()) {
+                return None;
+            }
+            let rows = t
+                .rows
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .enumerate()
+                        .map(|(i, x)| match x {
+                            Value::Null if key.contains(&t.columns[i]) => json!(""),
+                            x => x.clone(),
+                        })
+                        .collect()
+                })
+                .collect();
+            Some(SinkTable {
+                name: format!("mining_{}_{}", def.name.replace('-', "_"), t.name),
+                columns: t.columns.clone(),
+                key,
+                rows,
+            })
+        })
+        .collect()
+}
+
 /// The sink tables of a report: each section's tables with the report's context columns.
 pub fn report_tables(r: &Report) -> Vec<SinkTable> {
     let mut out = Vec::new();

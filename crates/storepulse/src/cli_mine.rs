@@ -146,6 +146,9 @@ pub struct MineArgs {
     /// Also write the result to the lake's results table.
     #[arg(long)]
     pub save: bool,
+    /// Also upsert the result's tables into the database of [sink] url.
+    #[arg(long)]
+    pub sink: bool,
     /// Show every row of long tables (labels).
     #[arg(long)]
     pub all: bool,

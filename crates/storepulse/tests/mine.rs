@@ -499,3 +499,84 @@ fn hour_category_groups_every_category_once_and_counts_every_buy() {
         assert!((shares - 1.0).abs() < 1e-3, "{g}");
     }
 }
+
+#[test]
+fn rules_upserted_into_postgres_are_every_rule_once_after_a_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let prefix = format!("sp_mine_{}_", std::process::id());
+    let cfg = dir.path().join("sink.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[sink]\nurl = \"postgres://postgres@127.0.0.1:5432/test\"\ntable_prefix = \"{prefix}\"\n"
+        ),
+    )
+    .unwrap();
+    let file = datasets().join("groceries/groceries.csv");
+    let run = || {
+        let out = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--config")
+            .arg(&cfg)
+            .args([
+                "--json",
+                "mine",
+                "rules",
+                "--min-support",
+                "0.01",
+                "--sink",
+                "--baskets",
+            ])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let psql = |sql: &str| {
+        let out = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "test",
+                "-tAc",
+                sql,
+            ])
+            .output()
+            .expect("psql (PostgreSQL's client) must be installed");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let r = run();
+    run();
+    let table = format!("{prefix}mining_rules_rules");
+    let n = psql(&format!("SELECT count(*) FROM {table}"));
+    assert_eq!(n, r["summary"]["rules"].to_string());
+    let top = &table_rows(&r, "rules")[0];
+    let conf = psql(&format!(
+        "SELECT confidence FROM {table} WHERE antecedent = '{}' AND consequent = '{}'",
+        top[0].as_str().unwrap(),
+        top[1].as_str().unwrap()
+    ));
+    assert_eq!(conf.parse::<f64>().unwrap(), top[5].as_f64().unwrap());
+    for t in ["rules_rules", "rules_itemsets"] {
+        psql(&format!("DROP TABLE IF EXISTS {prefix}mining_{t}"));
+    }
+}
+
+fn table_rows(r: &Value, name: &str) -> Vec<Value> {
+    table(r, name)["rows"].as_array().unwrap().clone()
+}

@@ -53,6 +53,29 @@ pub fn run(cfg: &Config, a: &MineArgs, as_json: bool) -> Result<()> {
         let rows = mine::results::save(&mut store, def, &result, shop, model::time::now_ms())?;
         eprintln!("saved {rows} result rows (SELECT * FROM results WHERE job = 'mine:{name}')");
     }
+    if a.sink {
+        if !cfg.sink.enabled() {
+            return Err(crate::cmd::usage(
+                "--sink needs a database: set [sink] url (postgres://… or mysql://…) in the config",
+            ));
+        }
+        let sink = engine
+            .block_on(sink::Sink::connect(&cfg.sink.url, &cfg.sink.table_prefix))
+            .map_err(|e| anyhow!("connecting [sink] url: {e}"))?;
+        let tables = server::sinks::mining_tables(def, &result);
+        let mut rows = 0;
+        for t in &tables {
+            rows += engine
+                .block_on(sink.write(t))
+                .map_err(|e| anyhow!("writing {} to the sink: {e}", t.name))?
+                .rows;
+        }
+        eprintln!(
+            "wrote {} tables ({rows} rows) to the {} sink",
+            tables.len(),
+            sink.kind()
+        );
+    }
     if as_json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
