@@ -7,9 +7,12 @@
 //!   or a file), with throughput and latency percentiles;
 //! - [`freshness`] — `bench freshness`: time from the watermark passing a window's end to its
 //!   result arriving on `GET /v1/live/stream`;
-//! - [`query`] — `bench query`: warm in-process timings of SQL and analyses on the lake.
+//! - [`query`] — `bench query`: warm in-process timings of SQL and analyses on the lake;
+//! - [`mining`] — `bench mining`: the mining algorithms against mlxtend, scikit-learn and Weka
+//!   timed in the same run on the same data.
 #![deny(missing_docs)]
 
 pub mod freshness;
 pub mod loadgen;
+pub mod mining;
 pub mod query;

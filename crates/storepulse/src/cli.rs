@@ -204,6 +204,24 @@ pub enum BenchAction {
     Freshness(BenchFreshnessArgs),
     /// Time SQL queries and built-in analyses on the lake (warm runs, in-process).
     Query(BenchQueryArgs),
+    /// Time the mining algorithms and their references (mlxtend, scikit-learn, Weka) in the
+    /// same run on the same data.
+    Mining(BenchMiningArgs),
+}
+
+/// `storepulse bench mining`.
+#[derive(Debug, Args)]
+pub struct BenchMiningArgs {
+    /// Where the real data sets are (Groceries, Online Retail).
+    #[arg(
+        long,
+        env = "STOREPULSE_DATASETS",
+        default_value = "../shared/datasets"
+    )]
+    pub datasets: PathBuf,
+    /// Runs of each fit; the best counts.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
 }
 
 /// `storepulse bench query`.

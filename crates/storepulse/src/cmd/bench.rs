@@ -13,6 +13,34 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 pub fn run(cfg: &crate::config::Config, args: &BenchArgs, json: bool) -> Result<()> {
     match &args.action {
         BenchAction::Query(a) => super::bench_query::run(cfg, a, json),
+        BenchAction::Mining(a) => {
+            if cfg!(debug_assertions) {
+                eprintln!(
+                    "note: a debug build; time a release build (cargo run --release -- bench mining)"
+                );
+            }
+            let lines = bench::mining::run(&a.datasets, a.runs)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&lines)?);
+            } else {
+                println!(
+                    "{:<52} {:>10} {:>12} {:>8}  {}",
+                    "task", "ours ms", "reference ms", "speedup", "reference / note"
+                );
+                for l in &lines {
+                    println!(
+                        "{:<52} {:>10.2} {:>12} {:>8}  {} — {}",
+                        l.task,
+                        l.ours_ms,
+                        l.reference_ms.map_or("-".into(), |r| format!("{r:.2}")),
+                        l.speedup.map_or("-".into(), |s| format!("{s:.1}×")),
+                        l.reference,
+                        l.note
+                    );
+                }
+            }
+            Ok(())
+        }
         BenchAction::Freshness(a) => {
             anyhow::ensure!(a.rounds >= 1, "--rounds must be at least 1");
             let shop = a
