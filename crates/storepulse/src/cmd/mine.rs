@@ -30,27 +30,45 @@ pub fn run(cfg: &Config, a: &MineArgs, as_json: bool) -> Result<()> {
     let def = registry::find(name).map_err(|e| crate::cmd::usage(e.to_string()))?;
     let params = params(def, a)?;
     let engine = Engine::new(&cfg.data_dir, cfg.query.clone())?;
+    let result = run_task(cfg, &engine, def, params)?;
+    finish(cfg, &engine, def, a, &result, as_json)
+}
+
+/// Runs one task on the lake of `cfg` (files allowed: this is the CLI).
+pub fn run_task(cfg: &Config, engine: &Engine, def: &TaskDef, params: Value) -> Result<Analysis> {
     let ctx = mine::source::Ctx {
         query: query::analysis::Ctx {
-            engine: &engine,
+            engine,
             scope: Scope::all(),
             zone: cfg.zone()?,
         },
         files: true,
     };
-    let result = engine
+    engine
         .block_on(registry::run_named(&ctx, def.name, params))
         .map_err(|e| match e {
             mine::MineError::Usage(m) => crate::cmd::usage(m),
             other => anyhow::Error::from(other),
-        })?;
+        })
+}
+
+/// Writes, saves, sinks and prints a result as the flags ask.
+fn finish(
+    cfg: &Config,
+    engine: &Engine,
+    def: &TaskDef,
+    a: &MineArgs,
+    result: &Analysis,
+    as_json: bool,
+) -> Result<()> {
+    let name = def.name;
     if let Some(out) = &a.out {
-        write_out(def, &result, out)?;
+        write_out(def, result, out)?;
     }
     if a.save {
         let mut store = crate::cmd::open_store(cfg)?;
         let shop = result.summary.get("shop").and_then(Value::as_str);
-        let rows = mine::results::save(&mut store, def, &result, shop, model::time::now_ms())?;
+        let rows = mine::results::save(&mut store, def, result, shop, model::time::now_ms())?;
         eprintln!("saved {rows} result rows (SELECT * FROM results WHERE job = 'mine:{name}')");
     }
     if a.sink {
@@ -62,7 +80,7 @@ pub fn run(cfg: &Config, a: &MineArgs, as_json: bool) -> Result<()> {
         let sink = engine
             .block_on(sink::Sink::connect(&cfg.sink.url, &cfg.sink.table_prefix))
             .map_err(|e| anyhow!("connecting [sink] url: {e}"))?;
-        let tables = server::sinks::mining_tables(def, &result);
+        let tables = server::sinks::mining_tables(def, result);
         let mut rows = 0;
         for t in &tables {
             rows += engine
@@ -77,9 +95,9 @@ pub fn run(cfg: &Config, a: &MineArgs, as_json: bool) -> Result<()> {
         );
     }
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
+        println!("{}", serde_json::to_string_pretty(result)?);
     } else {
-        print(&result, a.all);
+        print(result, a.all);
     }
     Ok(())
 }
@@ -196,7 +214,8 @@ fn write_out(def: &TaskDef, r: &Analysis, out: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn print(r: &Analysis, all: bool) {
+/// Prints a result: headline figures, then each table (long ones cut unless `all`).
+pub fn print(r: &Analysis, all: bool) {
     let scalars: Vec<String> = r
         .summary
         .iter()
