@@ -251,6 +251,10 @@ pub const REGISTRY: &[TaskDef] = &[
                 name: "customers",
                 help: "list every customer with their segment",
             },
+            Param {
+                name: "sql",
+                help: "own features instead of RFM: SQL giving user_id, optionally shop, and numeric columns",
+            },
         ],
         keys: &[
             ("segments", &["shop", "segment"]),

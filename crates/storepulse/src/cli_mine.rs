@@ -13,7 +13,7 @@ pub struct MineArgs {
     /// List the tasks and exit.
     #[arg(long)]
     pub list: bool,
-    /// Input: SQL over the lake.
+    /// Input: SQL over the lake (segments: own per-customer features instead of RFM).
     #[arg(long)]
     pub sql: Option<String>,
     /// Input: a CSV (header row) or Parquet file.

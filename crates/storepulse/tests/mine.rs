@@ -287,6 +287,30 @@ fn segments_and_baskets_over_the_lake_are_saved_checked_by_sql_and_served() {
         segs[0][8].as_f64() > segs[3][8].as_f64(),
         "best first: {segs:?}"
     );
+    // Own features by SQL: every customer in one segment, shares adding up.
+    let own = json_out(
+        &data,
+        &[
+            "mine",
+            "segments",
+            "--k",
+            "3",
+            "--customers",
+            "--sql",
+            "SELECT user_id, count(DISTINCT order_id) AS frequency, sum(amount) AS monetary
+             FROM orders WHERE status = 'create' AND user_id IS NOT NULL GROUP BY user_id",
+        ],
+    );
+    let rows = table(&own, "segments")["rows"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 3);
+    let n: u64 = rows.iter().map(|r| r[2].as_u64().unwrap()).sum();
+    assert_eq!(json!(n), r["summary"]["customers"]);
+    assert_eq!(
+        table(&own, "customers")["rows"].as_array().unwrap().len() as u64,
+        n
+    );
+    let money: f64 = rows.iter().map(|r| r[4].as_f64().unwrap()).sum();
+    assert!((money - 1.0).abs() < 1e-3, "{rows:?}");
     // Baskets: the top rule's support is the share of orders holding both items, by SQL.
     let b = json_out(
         &data,

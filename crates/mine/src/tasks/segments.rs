@@ -41,6 +41,10 @@ pub struct SegmentsParams {
     /// List every customer with their segment.
     #[serde(default)]
     pub customers: bool,
+    /// Own features instead of RFM: SQL giving `user_id`, optionally `shop`, and numeric
+    /// feature columns (a `monetary` column gives the revenue shares).
+    #[serde(default)]
+    pub sql: Option<String>,
 }
 
 fn six() -> usize {
@@ -67,6 +71,9 @@ pub fn name_of(r: f64, f: f64, m: f64) -> &'static str {
 /// Runs `mine segments`.
 pub async fn run(ctx: &Ctx<'_>, params: Value) -> Result<Analysis, MineError> {
     let p: SegmentsParams = parse("segments", params)?;
+    if let Some(sql) = &p.sql {
+        return by_sql(ctx, &p, sql).await;
+    }
     let rfm = RfmParams {
         range: p.range.clone(),
         as_of: None,
@@ -202,4 +209,143 @@ fn numeric(name: &str, v: impl Iterator<Item = f64>) -> Column {
         name: name.into(),
         values: v.map(Some).collect(),
     }
+}
+
+/// Segments of customers described by the user's own SQL features: k-means on the log-
+/// standardised features per shop; segments numbered by size, profiled by feature means.
+async fn by_sql(ctx: &Ctx<'_>, p: &SegmentsParams, sql: &str) -> Result<Analysis, MineError> {
+    let src = crate::source::Source {
+        sql: Some(sql.to_string()),
+        ..Default::default()
+    };
+    let raw = src.table(ctx).await?;
+    let user = raw.index_of("user_id")?;
+    let shop_col = raw.names.iter().position(|n| n == "shop");
+    let mut types = crate::typing::TypeSpec {
+        categorical: vec!["user_id".into()],
+        numeric: vec![],
+    };
+    if shop_col.is_some() {
+        types.categorical.push("shop".into());
+    }
+    let d = crate::typing::typed(&raw, &types)?;
+    let features: Vec<String> = d
+        .columns()
+        .iter()
+        .filter(|c| matches!(c, Column::Numeric { .. }))
+        .map(|c| c.name().to_string())
+        .collect();
+    if features.is_empty() {
+        return Err(MineError::Usage(
+            "the SQL gives no numeric feature column besides user_id".into(),
+        ));
+    }
+    let text = |c: usize, i: usize| match &raw.columns[c] {
+        crate::input::RawValues::Text(v) => v[i].clone().unwrap_or_default(),
+        crate::input::RawValues::Num(v) => v[i].map(crate::typing::label).unwrap_or_default(),
+    };
+    let default_shop = ctx
+        .query
+        .scope
+        .shop
+        .clone()
+        .unwrap_or_else(|| crate::results::ALL_SHOPS.into());
+    let mut rows_of: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for i in 0..raw.rows() {
+        let s = shop_col.map_or_else(|| default_shop.clone(), |c| text(c, i));
+        rows_of.entry(s).or_default().push(i);
+    }
+    let mut cols: Vec<&str> = vec!["shop", "segment", "customers", "share"];
+    let has_money = features.iter().any(|f| f == "monetary");
+    if has_money {
+        cols.push("revenue_share");
+    }
+    cols.extend(features.iter().map(String::as_str));
+    let mut profiles = Table::new("segments", &cols);
+    let mut members = Table::new("customers", &["shop", "user_id", "segment"]);
+    let mut per_shop = Map::new();
+    for (shop, rows) in &rows_of {
+        let sub = super::tree::subset(&d, &(0..d.columns().len()).collect::<Vec<_>>(), rows)?;
+        let f = numeric_features(&sub, &features, Transform::LogStandardize)?;
+        let fit = kmeans_fit(
+            &f,
+            p.k.map(|k| k.min(rows.len())),
+            p.k_max,
+            p.n_init,
+            p.seed,
+        )?;
+        let k = fit.centers.len();
+        let mut size = vec![0usize; k];
+        for &l in &fit.labels {
+            size[l as usize] += 1;
+        }
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by(|&a, &b| size[b].cmp(&size[a]).then(a.cmp(&b)));
+        let mut name = vec![0usize; k];
+        for (n, &c) in order.iter().enumerate() {
+            name[c] = n + 1;
+        }
+        let value = |j: usize, i: usize| match &sub.columns()[j] {
+            Column::Numeric { values, .. } => values[i].unwrap_or(0.0),
+            Column::Nominal { .. } => 0.0,
+        };
+        let idx: Vec<usize> = features
+            .iter()
+            .filter_map(|f| sub.index_of(f).ok())
+            .collect();
+        let money_idx = sub.index_of("monetary").ok();
+        let revenue: f64 = money_idx.map_or(0.0, |m| (0..rows.len()).map(|i| value(m, i)).sum());
+        for &c in &order {
+            let members_of: Vec<usize> = (0..rows.len())
+                .filter(|&i| fit.labels[i] == c as i64)
+                .collect();
+            let n = members_of.len().max(1) as f64;
+            let mut row = vec![
+                json!(shop),
+                json!(format!("segment {}", name[c])),
+                json!(members_of.len()),
+                num(members_of.len() as f64 / rows.len() as f64, 4),
+            ];
+            if let Some(m) = money_idx {
+                let spend: f64 = members_of.iter().map(|&i| value(m, i)).sum();
+                row.push(num(if revenue > 0.0 { spend / revenue } else { 0.0 }, 4));
+            }
+            for &j in &idx {
+                row.push(num(
+                    members_of.iter().map(|&i| value(j, i)).sum::<f64>() / n,
+                    4,
+                ));
+            }
+            profiles.push(row);
+        }
+        if p.customers {
+            for (i, &r) in rows.iter().enumerate() {
+                members.push(vec![
+                    json!(shop),
+                    json!(text(user, r)),
+                    json!(format!("segment {}", name[fit.labels[i] as usize])),
+                ]);
+            }
+        }
+        let mut s = fit.summary.clone();
+        s.insert("customers".into(), json!(rows.len()));
+        per_shop.insert(shop.clone(), Value::Object(s));
+    }
+    let mut summary = Map::new();
+    summary.insert("features".into(), json!(features));
+    summary.insert("customers".into(), json!(raw.rows()));
+    if let [only] = rows_of.keys().collect::<Vec<_>>()[..] {
+        summary.insert("shop".into(), json!(only));
+    }
+    summary.insert("per_shop".into(), Value::Object(per_shop));
+    let mut tables = vec![profiles];
+    if p.customers {
+        tables.push(members);
+    }
+    Ok(Analysis {
+        analysis: "segments".into(),
+        params: serde_json::to_value(p).unwrap_or(Value::Null),
+        summary,
+        tables,
+    })
 }
