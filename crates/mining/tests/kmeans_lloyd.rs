@@ -71,8 +71,8 @@ fn plain_lloyd(x: &Matrix, init: &Matrix, max_iter: usize) -> Option<(Vec<u32>, 
         }
         let mut sum = vec![0.0; k * d];
         let mut cnt = vec![0usize; k];
-        for i in 0..n {
-            let j = labels[i] as usize;
+        for (i, &l) in labels.iter().enumerate() {
+            let j = l as usize;
             cnt[j] += 1;
             for t in 0..d {
                 sum[j * d + t] += x.row(i)[t];
@@ -106,7 +106,13 @@ fn given(k: usize, init: &Matrix, tol: f64, max_iter: usize) -> KMeansParams {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
     #[test]
-    fn lloyd_equals_a_plain_lloyd(seed in 0u64..1_000_000, n in 8usize..300, d in 1usize..12, k in 1usize..7, nb in 1usize..6) {
+    fn lloyd_equals_a_plain_lloyd(
+        seed in 0u64..1_000_000,
+        n in 8usize..300,
+        d in 1usize..12,
+        k in 1usize..7,
+        nb in 1usize..6,
+    ) {
         prop_assume!(k <= n);
         let x = blobs(seed, n, d, nb, 1.5);
         let init = some_rows(&x, k, seed);

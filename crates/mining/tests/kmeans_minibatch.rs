@@ -150,8 +150,8 @@ fn streaming_equals_sklearn_on_one_row_batches() {
     // centre, which is what 4 single updates do too.
     let refs = sklearn_partial(&x, &init, Some(&w), 4, 1);
     let mut s = StreamingKMeans::new(&init, None).unwrap();
-    for i in 0..3 {
-        assert_eq!(s.update(x.row(i), w[i]).unwrap(), i as u32);
+    for (i, &wi) in w.iter().enumerate().take(3) {
+        assert_eq!(s.update(x.row(i), wi).unwrap(), i as u32);
     }
     for (r, i) in refs.iter().zip(3..) {
         s.update(x.row(i), w[i]).unwrap();

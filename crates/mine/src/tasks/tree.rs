@@ -134,8 +134,11 @@ pub fn fit(p: &TreeParams, d: &Dataset) -> Result<Tree, MineError> {
     }
 }
 
-/// Accuracy of `t` on `d`'s rows, and the confusion counts (actual, predicted) → n.
-pub fn evaluate(t: &Tree, d: &Dataset) -> (f64, Vec<((u32, u32), u64)>) {
+/// Rows per (actual class, predicted class).
+pub type Confusion = Vec<((u32, u32), u64)>;
+
+/// Accuracy of `t` on `d`'s rows, and the confusion counts.
+pub fn evaluate(t: &Tree, d: &Dataset) -> (f64, Confusion) {
     let target = d.columns().len() - 1;
     let Column::Nominal { values, .. } = &d.columns()[target] else {
         return (0.0, Vec::new());

@@ -24,8 +24,8 @@ pub fn run(cfg: &crate::config::Config, args: &BenchArgs, json: bool) -> Result<
                 println!("{}", serde_json::to_string_pretty(&lines)?);
             } else {
                 println!(
-                    "{:<52} {:>10} {:>12} {:>8}  {}",
-                    "task", "ours ms", "reference ms", "speedup", "reference / note"
+                    "{:<52} {:>10} {:>12} {:>8}  reference / note",
+                    "task", "ours ms", "reference ms", "speedup"
                 );
                 for l in &lines {
                     println!(
