@@ -194,8 +194,17 @@ for r, f in zip(x, g.f): print(",".join(repr(float(v)) for v in r) + "," + str(i
     let out = Command::new("python3")
         .args(["-c", script])
         .arg(dir.join("online_retail/online_retail.csv.gz"))
-        .output()
-        .expect("python3 runs");
+        .output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            missing(
+                format!("python3 cannot be run ({e})"),
+                "pip install pandas numpy",
+            );
+            return None;
+        }
+    };
     let text = String::from_utf8_lossy(&out.stdout);
     if text.starts_with("MISSING") {
         missing(text.trim().to_string(), "pip install pandas numpy");

@@ -262,8 +262,18 @@ for r in x: print(",".join(repr(float(v)) for v in r))
         .args(["-c", script])
         .arg(dir.join("online_retail/online_retail.csv.gz"))
         .arg(customers.to_string())
-        .output()
-        .expect("python3 runs");
+        .output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            assert!(
+                std::env::var_os("STOREPULSE_TEST_ALLOW_MISSING_REFS").is_some(),
+                "python3 cannot be run ({e}): install python3 with pandas and numpy (or set STOREPULSE_TEST_ALLOW_MISSING_REFS)"
+            );
+            eprintln!("SKIPPED: python3 cannot be run ({e})");
+            return None;
+        }
+    };
     let text = String::from_utf8_lossy(&out.stdout);
     if text.starts_with("MISSING") {
         assert!(

@@ -10,12 +10,17 @@
 //!
 //! Tested in `tests/kmeans_lloyd.rs` (against a plain Lloyd and against sklearn run through
 //! python3 from the same centres: every label, centres and inertia to 1e-9, `n_iter`),
-//! `tests/kmeans_rfm.rs` (k-means++ on the Online Retail RFM table vs sklearn's inertia) and the
-//! bad-input messages there too.
+//! `tests/kmeans_rfm.rs` (k-means++ on the Online Retail RFM table vs sklearn's inertia; given
+//! centres vs sklearn's whole result) and `tests/kmeans_errors.rs` (bad-input messages). The
+//! Lloyd iterations themselves are in the child module `kmeans/lloyd.rs`, their E-step and
+//! M-step sums in `kmeans/sweep.rs`. The k-means++ trials of one centre are scored side by side
+//! (one vector lane each), with every addition in the same order as one at a time, so the
+//! results are bit-for-bit those of the plain loops.
 
 mod lloyd;
+mod sweep;
 
-use super::distance::{assign_nearest, row_sq_norms, sq_euclidean};
+use super::distance::{assign_nearest, row_sq_norms, sq_euclidean, with_dim};
 use crate::{Matrix, MiningError, Result};
 use lloyd::{Run, run_all};
 use rand::rngs::StdRng;
@@ -151,26 +156,35 @@ pub fn fit(x: &Matrix, weights: Option<&[f64]>, p: &KMeansParams) -> Result<KMea
         xc.iter().map(|v| v * v).sum::<f64>() / (n * d) as f64 * p.tol
     };
 
-    // Inits are drawn in order from one generator, so they do not depend on the thread count.
+    // Every random number is drawn here, in order from one generator, so the inits do not
+    // depend on the thread count; the k-means++ inits themselves are computed by the runs.
     let mut rng = StdRng::seed_from_u64(p.seed);
-    let mut inits = Vec::with_capacity(n_init);
-    for _ in 0..n_init {
-        inits.push(match &p.init {
-            Init::KMeansPlusPlus => plus_plus(&xc, d, &w, k, &mut rng),
-            Init::Random => random_rows(&xc, d, &w, k, &mut rng)?,
-            Init::Given(c) => {
-                let mut c = c.values().to_vec();
-                for row in c.chunks_exact_mut(d) {
-                    for (v, m) in row.iter_mut().zip(&mean) {
-                        *v -= m;
-                    }
-                }
-                c
+    let runs = match &p.init {
+        Init::KMeansPlusPlus => {
+            let draws: Vec<Vec<f64>> = (0..n_init).map(|_| plus_plus_draws(k, &mut rng)).collect();
+            let cum_w = cumulative(&w);
+            let init = |i: usize| plus_plus(&xc, d, &w, &cum_w, k, &draws[i]);
+            run_all(&xc, d, &w, n_init, &init, p.max_iter, tol, k)
+        }
+        Init::Random => {
+            let mut inits = Vec::with_capacity(n_init);
+            for _ in 0..n_init {
+                inits.push(random_rows(&xc, d, &w, k, &mut rng)?);
             }
-        });
-    }
-
-    let runs = run_all(&xc, d, &w, inits, p.max_iter, tol);
+            let init = |i: usize| inits[i].clone();
+            run_all(&xc, d, &w, n_init, &init, p.max_iter, tol, k)
+        }
+        Init::Given(c) => {
+            let mut c = c.values().to_vec();
+            for row in c.chunks_exact_mut(d) {
+                for (v, m) in row.iter_mut().zip(&mean) {
+                    *v -= m;
+                }
+            }
+            let init = |_: usize| c.clone();
+            run_all(&xc, d, &w, n_init, &init, p.max_iter, tol, k)
+        }
+    };
     let mut best: Option<Run> = None;
     for r in runs {
         let better = match &best {
@@ -303,52 +317,160 @@ pub(crate) fn draw_init(
     if random {
         random_rows(x, d, w, k, rng)
     } else {
-        Ok(plus_plus(x, d, w, k, rng))
+        let draws = plus_plus_draws(k, rng);
+        Ok(plus_plus(x, d, w, &cumulative(w), k, &draws))
     }
 }
 
-/// Greedy k-means++ on the (centred) rows.
-fn plus_plus(x: &[f64], d: usize, w: &[f64], k: usize, rng: &mut StdRng) -> Vec<f64> {
+/// Local trials of greedy k-means++ per centre after the first.
+fn plus_plus_trials(k: usize) -> usize {
+    2 + (k as f64).ln().floor() as usize
+}
+
+/// The uniform draws one k-means++ init uses, in the order it uses them: they do not depend on
+/// the data, so they can be drawn before the init runs.
+fn plus_plus_draws(k: usize, rng: &mut StdRng) -> Vec<f64> {
+    (0..1 + (k - 1) * plus_plus_trials(k))
+        .map(|_| rng.random::<f64>())
+        .collect()
+}
+
+/// Running sums of `w` (what [`weighted_pick`] adds up, once for all restarts).
+fn cumulative(w: &[f64]) -> Vec<f64> {
+    let mut s = 0.0;
+    w.iter()
+        .map(|v| {
+            s += v;
+            s
+        })
+        .collect()
+}
+
+/// Trials scored in one pass over the rows.
+const TRIALS_AT_ONCE: usize = 4;
+
+/// Greedy k-means++ on the (centred) rows from `draws` ([`plus_plus_draws`]); `cum_w` is
+/// [`cumulative`] of `w`.
+fn plus_plus(x: &[f64], d: usize, w: &[f64], cum_w: &[f64], k: usize, draws: &[f64]) -> Vec<f64> {
     let n = w.len();
-    let trials = 2 + (k as f64).ln().floor() as usize;
+    let trials = plus_plus_trials(k);
+    let mut draws = draws.iter().copied();
+    let mut next = || draws.next().unwrap_or(0.0);
     let mut centers = Vec::with_capacity(k * d);
-    let first = weighted_pick(w, rng.random::<f64>());
+    // `weighted_pick` on the running sums: the first row whose sum exceeds u × total.
+    let r = next() * cum_w[n - 1];
+    let first = match cum_w.partition_point(|&s| s <= r) {
+        i if i < n => i,
+        _ => w.iter().rposition(|&v| v > 0.0).unwrap_or(0),
+    };
     centers.extend_from_slice(&x[first * d..(first + 1) * d]);
     let mut closest: Vec<f64> = x
         .chunks_exact(d)
         .map(|r| sq_euclidean(r, &centers[..d]))
         .collect();
-    let mut pot: f64 = closest.iter().zip(w).map(|(c, w)| c * w).sum();
+    // The potential is the last running sum: the same additions in the same order.
     let mut cum = vec![0.0; n];
-    let mut cand = vec![0.0; trials * n];
+    let mut s = 0.0;
+    for ((c, dist), wi) in cum.iter_mut().zip(&closest).zip(w) {
+        s += wi * dist;
+        *c = s;
+    }
+    let mut ids = vec![0; trials];
     for _ in 1..k {
-        let mut s = 0.0;
-        for ((c, dist), wi) in cum.iter_mut().zip(&closest).zip(w) {
-            s += wi * dist;
-            *c = s;
+        let pot = cum[n - 1];
+        for id in ids.iter_mut() {
+            let r = next() * pot;
+            // numpy searchsorted (left), clipped to the last row.
+            *id = cum.partition_point(|&c| c < r).min(n - 1);
         }
         let mut best = (0, f64::INFINITY, 0);
-        for t in 0..trials {
-            let r = rng.random::<f64>() * pot;
-            // numpy searchsorted (left), clipped to the last row.
-            let id = cum.partition_point(|&c| c < r).min(n - 1);
-            let xr = &x[id * d..(id + 1) * d];
-            let dist = &mut cand[t * n..(t + 1) * n];
-            let mut p = 0.0;
-            for (i, (row, out)) in x.chunks_exact(d).zip(dist.iter_mut()).enumerate() {
-                *out = sq_euclidean(row, xr).min(closest[i]);
-                p += *out * w[i];
-            }
-            if p < best.1 {
-                best = (t, p, id);
+        for t0 in (0..trials).step_by(TRIALS_AT_ONCE) {
+            let group = &ids[t0..trials.min(t0 + TRIALS_AT_ONCE)];
+            let pots = trial_pots(x, d, w, &closest, group);
+            for (u, &id) in group.iter().enumerate() {
+                if pots[u] < best.1 {
+                    best = (t0 + u, pots[u], id);
+                }
             }
         }
-        let (t, p, id) = best;
-        pot = p;
-        closest.copy_from_slice(&cand[t * n..(t + 1) * n]);
-        centers.extend_from_slice(&x[id * d..(id + 1) * d]);
+        // The kept trial's distances and running sums again, by the same operations.
+        let xr = &x[ids[best.0] * d..][..d];
+        let mut s = 0.0;
+        for (i, row) in x.chunks_exact(d).enumerate() {
+            let v = sq_euclidean(row, xr).min(closest[i]);
+            closest[i] = v;
+            s += w[i] * v;
+            cum[i] = s;
+        }
+        centers.extend_from_slice(&x[best.2 * d..(best.2 + 1) * d]);
     }
     centers
+}
+
+/// For up to [`TRIALS_AT_ONCE`] candidate rows `ids` (one lane each; the rest repeat the last):
+/// the potential if the candidate joined, `Σ w · min(distance to it, closest)` added row after
+/// row.
+fn trial_pots(
+    x: &[f64],
+    d: usize,
+    w: &[f64],
+    closest: &[f64],
+    ids: &[usize],
+) -> [f64; TRIALS_AT_ONCE] {
+    // Candidate coordinates by column, one lane per trial.
+    let mut c = vec![[0.0; TRIALS_AT_ONCE]; d];
+    for (u, cu) in c.iter_mut().enumerate() {
+        for (t, v) in cu.iter_mut().enumerate() {
+            *v = x[ids[t.min(ids.len() - 1)] * d + u];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        return unsafe { trial_pots_avx2(x, d, w, closest, &c) };
+    }
+    with_dim!(d, D => trial_pots_fixed::<D>(x, d, w, closest, &c))
+}
+
+/// [`trial_pots`] compiled for AVX2 (no FMA, so the same rounding).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn trial_pots_avx2(
+    x: &[f64],
+    d: usize,
+    w: &[f64],
+    closest: &[f64],
+    c: &[[f64; TRIALS_AT_ONCE]],
+) -> [f64; TRIALS_AT_ONCE] {
+    with_dim!(d, D => trial_pots_fixed::<D>(x, d, w, closest, c))
+}
+
+/// [`trial_pots`] for `D` columns (`D = 0`: any).
+#[inline(always)]
+fn trial_pots_fixed<const D: usize>(
+    x: &[f64],
+    d: usize,
+    w: &[f64],
+    closest: &[f64],
+    c: &[[f64; TRIALS_AT_ONCE]],
+) -> [f64; TRIALS_AT_ONCE] {
+    let d = if D == 0 { d } else { D };
+    let c = &c[..d];
+    let mut s = [0.0; TRIALS_AT_ONCE];
+    for ((row, &ci), &wi) in x.chunks_exact(d).zip(closest).zip(w) {
+        // `sq_euclidean`'s sum over the columns in order, then `min`, then the running sum.
+        let mut a = [0.0; TRIALS_AT_ONCE];
+        for u in 0..d {
+            for t in 0..TRIALS_AT_ONCE {
+                let e = row[u] - c[u][t];
+                a[t] += e * e;
+            }
+        }
+        for t in 0..TRIALS_AT_ONCE {
+            s[t] += wi * a[t].min(ci);
+        }
+    }
+    s
 }
 
 /// Index whose cumulative weight first exceeds `u` × total (numpy `choice` with `p`).

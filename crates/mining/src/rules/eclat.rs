@@ -69,29 +69,30 @@ fn grow(
     for i in 0..m {
         prefix.push(class.item[i]);
         sink.emit(prefix, class.count[i]);
-        if can_extend && i + 1 < m {
-            if let Some(next) = deeper.first_mut() {
-                next.clear();
-                let a = &class.bits[i * words..(i + 1) * words];
-                for j in i + 1..m {
-                    let b = &class.bits[j * words..(j + 1) * words];
-                    let start = next.bits.len();
-                    let mut c = 0u64;
-                    next.bits.extend(a.iter().zip(b).map(|(x, y)| {
-                        let w = x & y;
-                        c += u64::from(w.count_ones());
-                        w
-                    }));
-                    if c >= prep.min_count {
-                        next.item.push(class.item[j]);
-                        next.count.push(c);
-                    } else {
-                        next.bits.truncate(start);
-                    }
+        if can_extend
+            && i + 1 < m
+            && let Some(next) = deeper.first_mut()
+        {
+            next.clear();
+            let a = &class.bits[i * words..(i + 1) * words];
+            for j in i + 1..m {
+                let b = &class.bits[j * words..(j + 1) * words];
+                let start = next.bits.len();
+                let mut c = 0u64;
+                next.bits.extend(a.iter().zip(b).map(|(x, y)| {
+                    let w = x & y;
+                    c += u64::from(w.count_ones());
+                    w
+                }));
+                if c >= prep.min_count {
+                    next.item.push(class.item[j]);
+                    next.count.push(c);
+                } else {
+                    next.bits.truncate(start);
                 }
-                if !next.item.is_empty() {
-                    grow(deeper, words, prep, prefix, sink);
-                }
+            }
+            if !next.item.is_empty() {
+                grow(deeper, words, prep, prefix, sink);
             }
         }
         prefix.pop();

@@ -1,10 +1,12 @@
-//! FP-growth (Han, Pei & Yin 2000): the baskets go into a prefix tree of frequency-ranked
-//! items; each item's conditional pattern base (the paths above its nodes) becomes a smaller
-//! tree, mined recursively; a tree that is one path yields all its subsets directly.
+//! FP-growth (Han, Pei & Yin 2000): each item's conditional pattern base (the items before it,
+//! in frequency-rank order, of every basket holding it) goes into a prefix tree keeping only
+//! the items frequent there; each tree is mined the same way, recursively, and a tree that is
+//! one path yields all its subsets directly.
 //!
-//! Speed comes from building every tree from lexicographically sorted paths (a path shares
-//! its longest common prefix with the previous one, so no child lookups), flat node arrays
-//! and one reused tree per recursion depth. Same itemsets as mlxtend's `fpgrowth`
+//! The top level reads the pattern bases straight from the recoded baskets (an occurrence
+//! index per item) instead of building a first tree: on sparse baskets that tree hardly
+//! shares prefixes and walking it is all cache misses. Trees are flat arrays with a hashed
+//! child index, one reused tree per recursion depth. Same itemsets as mlxtend's `fpgrowth`
 //! (`tests/rules_mlxtend.rs`) and as [`super::apriori`], [`super::eclat`] and a brute-force
 //! count (`tests/rules_prop.rs`).
 
@@ -72,23 +74,18 @@ impl Tree {
         self.slots.resize(cap, NONE);
     }
 
-    /// Builds the tree from paths with counts, each path's ranks ascending (most frequent
-    /// nearest the root); `max_nodes` is their total length.
-    fn build<'p>(
-        &mut self,
-        n_ranks: usize,
-        max_nodes: usize,
-        paths: impl Iterator<Item = (&'p [u32], u64)>,
-    ) {
-        self.reset(n_ranks, max_nodes);
+    /// Adds a path of ranks ascending (most frequent nearest the root) seen `c` times.
+    fn insert(&mut self, path: &[u32], c: u64) {
         let bits = self.slots.len().trailing_zeros();
-        for (path, c) in paths {
-            let mut at = 0u32;
-            for &r in path {
-                at = self.child(at, r, c, bits);
-                self.total[r as usize] += c;
-            }
+        let mut at = 0u32;
+        for &r in path {
+            at = self.child(at, r, c, bits);
+            self.total[r as usize] += c;
         }
+    }
+
+    /// Ends a build: the items present in rank order.
+    fn finish(&mut self) {
         self.items.sort_unstable();
     }
 
@@ -112,7 +109,10 @@ impl Tree {
         }
         let new = self.node.len() as u32;
         self.slots[h] = new;
-        self.node.push(Node { parent: at, item: r });
+        self.node.push(Node {
+            parent: at,
+            item: r,
+        });
         self.count.push(c);
         let first = &mut self.head[r as usize];
         if *first == NONE {
@@ -135,6 +135,7 @@ struct Scratch {
     paths: Vec<(u32, u32, u64)>,
     cond: Vec<u64>,
     touched: Vec<u32>,
+    kept: Vec<u32>,
 }
 
 struct Miner<'a, 'b> {
@@ -149,23 +150,87 @@ struct Miner<'a, 'b> {
 /// Mines `prep` into `sink`.
 pub(crate) fn mine(prep: &Prepared, sink: &mut Sink<'_>) {
     let n_ranks = prep.n_frequent();
-    if n_ranks == 0 {
-        return;
+    // No first FP-tree: item x's pattern base is the part before x of each basket holding
+    // it, read in order from `prep.tx`. `occ[occ_start[x]..cursor[x]]` lists, for each such
+    // basket, (its start, x's offset).
+    let mut occ_start = Vec::with_capacity(n_ranks);
+    let mut acc = 0usize;
+    for &c in &prep.rank_count {
+        occ_start.push(acc);
+        acc += c as usize;
     }
-    let scratch = Scratch::default();
-    let depth = prep.max_len.min(n_ranks);
+    let mut cursor = occ_start.clone();
+    let mut occ = vec![(0u32, 0u32); prep.tx.len()];
+    let starts = std::iter::once(0).chain(prep.tx_end.iter().copied());
+    for (b, e) in starts.zip(prep.tx_end.iter().copied()) {
+        for o in b..e {
+            let r = prep.tx[o] as usize;
+            occ[cursor[r]] = (b as u32, o as u32);
+            cursor[r] += 1;
+        }
+    }
+    let depth = prep.max_len.min(n_ranks).saturating_sub(1);
     let mut pool: Vec<Tree> = (0..depth).map(|_| Tree::default()).collect();
-    pool[0].build(n_ranks, prep.tx.len(), prep.transactions().map(|t| (t, 1)));
     let mut m = Miner {
         min_count: prep.min_count,
         max_len: prep.max_len,
         n_ranks,
         sink,
         prefix: Vec::new(),
-        scratch,
+        scratch: Scratch {
+            cond: vec![0; n_ranks],
+            ..Scratch::default()
+        },
     };
-    m.scratch.cond = vec![0; n_ranks];
-    m.grow(&mut pool);
+    let mut path = Vec::new();
+    for x in 0..n_ranks {
+        m.prefix.clear();
+        m.prefix.push(x as u32);
+        m.sink.emit(&m.prefix, prep.rank_count[x]);
+        let Some(child) = pool.first_mut() else {
+            continue;
+        };
+        let bases = &occ[occ_start[x]..cursor[x]];
+        let s = &mut m.scratch;
+        for &r in &s.touched {
+            s.cond[r as usize] = 0;
+        }
+        s.touched.clear();
+        for &(b, o) in bases {
+            for &r in &prep.tx[b as usize..o as usize] {
+                let slot = &mut s.cond[r as usize];
+                if *slot == 0 {
+                    s.touched.push(r);
+                }
+                *slot += 1;
+            }
+        }
+        let keep = |r: u32| s.cond[r as usize] >= prep.min_count;
+        let kept: u64 = s
+            .touched
+            .iter()
+            .filter(|&&r| keep(r))
+            .map(|&r| s.cond[r as usize])
+            .sum();
+        if kept == 0 {
+            continue;
+        }
+        child.reset(n_ranks, kept as usize);
+        for &(b, o) in bases {
+            path.clear();
+            path.extend(
+                prep.tx[b as usize..o as usize]
+                    .iter()
+                    .copied()
+                    .filter(|&r| keep(r)),
+            );
+            if !path.is_empty() {
+                child.insert(&path, 1);
+            }
+        }
+        child.finish();
+        m.grow(&mut pool);
+    }
 }
 
 impl Miner<'_, '_> {
@@ -219,6 +284,7 @@ impl Miner<'_, '_> {
             paths,
             cond,
             touched,
+            kept,
         } = s;
         buf.clear();
         paths.clear();
@@ -248,30 +314,25 @@ impl Miner<'_, '_> {
             }
             node = links[node as usize];
         }
-        // Drop the items infrequent here, compacting paths in place.
-        let mut w = 0usize;
-        let mut kept = 0usize;
-        for k in 0..s.paths.len() {
-            let (start, len, c) = s.paths[k];
-            let new_start = w;
-            for i in start as usize..(start + len) as usize {
-                let r = s.buf[i];
-                if s.cond[r as usize] >= self.min_count {
-                    s.buf[w] = r;
-                    w += 1;
-                }
-            }
-            if w > new_start {
-                s.paths[kept] = (new_start as u32, (w - new_start) as u32, c);
-                kept += 1;
+        // Keep the items frequent here; identical kept paths merge in the tree.
+        let n_kept: u64 = touched
+            .iter()
+            .filter(|&&r| cond[r as usize] >= self.min_count)
+            .map(|&r| cond[r as usize])
+            .sum();
+        child.reset(self.n_ranks, n_kept as usize);
+        for &(start, len, c) in paths.iter() {
+            kept.clear();
+            kept.extend(
+                buf[start as usize..(start + len) as usize]
+                    .iter()
+                    .copied()
+                    .filter(|&r| cond[r as usize] >= self.min_count),
+            );
+            if !kept.is_empty() {
+                child.insert(kept, c);
             }
         }
-        s.paths.truncate(kept);
-        s.buf.truncate(w);
-        let buf = &s.buf;
-        let paths = s.paths.iter().map(|&(start, len, c)| {
-            (&buf[start as usize..(start + len) as usize], c)
-        });
-        child.build(self.n_ranks, buf.len(), paths);
+        child.finish();
     }
 }

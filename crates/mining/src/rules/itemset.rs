@@ -179,8 +179,9 @@ impl Prepared {
         for (r, &i) in rank_item.iter().enumerate() {
             rank_of[i as usize] = r as u32;
         }
-        let mut tx = Vec::new();
-        let mut tx_end = Vec::new();
+        let kept: u64 = rank_count.iter().sum();
+        let mut tx = Vec::with_capacity(kept as usize);
+        let mut tx_end = Vec::with_capacity(b.transactions.len());
         for t in &b.transactions {
             let start = tx.len();
             tx.extend(
@@ -192,6 +193,16 @@ impl Prepared {
                 tx[start..].sort_unstable();
                 tx_end.push(tx.len());
             }
+        }
+        if tx.len() > u32::MAX as usize {
+            return Err(MiningError::param(
+                "transactions",
+                format!(
+                    "{} frequent item occurrences exceed the 2^32 one run handles; \
+                     mine a sample or raise min_support",
+                    tx.len()
+                ),
+            ));
         }
         Ok(Prepared {
             n,

@@ -4,7 +4,8 @@
 //! spread over threads. Tested through [`super::fit`] in `tests/kmeans_lloyd.rs` against a plain
 //! Lloyd and against sklearn (labels, centres, inertia, `n_iter`).
 
-use crate::cluster::distance::{assign_nearest, nearest_fixed, sq_euclidean, with_dim};
+use super::sweep::{Prepared, stride};
+use crate::cluster::distance::sq_euclidean;
 
 /// One Lloyd run's result (centres still centred).
 pub(super) struct Run {
@@ -14,44 +15,47 @@ pub(super) struct Run {
     pub n_iter: usize,
 }
 
-/// Runs every init; on two threads when that is worth it. Each run is sequential, so results
-/// do not depend on the thread count.
+#[allow(clippy::too_many_arguments)]
+/// Runs restart `i` for every `i < n_init`, its first centres from `init(i)`; on two threads
+/// when that is worth it. Each run is sequential, so results do not depend on the thread count.
 pub(super) fn run_all(
     x: &[f64],
     d: usize,
     w: &[f64],
-    inits: Vec<Vec<f64>>,
+    n_init: usize,
+    init: &(dyn Fn(usize) -> Vec<f64> + Sync),
     max_iter: usize,
     tol: f64,
+    k: usize,
 ) -> Vec<Run> {
+    let prep = Prepared::new(x, d, w);
+    let run = |i: usize| lloyd(&prep, x, d, w, init(i), max_iter, tol);
     let threads = std::thread::available_parallelism()
         .map_or(1, |t| t.get())
-        .min(inits.len());
-    let work = w.len() * inits.first().map_or(0, Vec::len) * inits.len();
-    if threads <= 1 || work < 200_000 {
-        return inits
-            .into_iter()
-            .map(|c| lloyd(x, d, w, c, max_iter, tol))
-            .collect();
+        .min(n_init);
+    // A spawn costs tens of microseconds; a small fit is over before a thread would start.
+    let work = w.len() * (d + 1) * k * n_init;
+    if threads <= 1 || work < THREAD_WORK {
+        return (0..n_init).map(run).collect();
     }
-    let mut slots: Vec<Option<Run>> = (0..inits.len()).map(|_| None).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let inits = &inits;
+    let mut slots: Vec<Option<Run>> = (0..n_init).map(|_| None).collect();
     let done: Vec<Vec<(usize, Run)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(c) = inits.get(i) else { break };
-                        out.push((i, lloyd(x, d, w, c.clone(), max_iter, tol)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        let worker = || {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n_init {
+                    break;
+                }
+                out.push((i, run(i)));
+            }
+            out
+        };
+        let handles: Vec<_> = (1..threads).map(|_| s.spawn(worker)).collect();
+        let mut all = vec![worker()];
+        all.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+        all
     });
     for (i, r) in done.into_iter().flatten() {
         slots[i] = Some(r);
@@ -60,15 +64,27 @@ pub(super) fn run_all(
     slots
         .into_iter()
         .enumerate()
-        .map(|(i, r)| r.unwrap_or_else(|| lloyd(x, d, w, inits[i].clone(), max_iter, tol)))
+        .map(|(i, r)| r.unwrap_or_else(|| run(i)))
         .collect()
 }
 
+/// Rows × (columns + 1) × k × restarts below which the restarts run on the calling thread.
+const THREAD_WORK: usize = 400_000;
+
 /// One Lloyd run from `centers` (sklearn `_kmeans_single_lloyd`).
-fn lloyd(x: &[f64], d: usize, w: &[f64], mut centers: Vec<f64>, max_iter: usize, tol: f64) -> Run {
+fn lloyd(
+    prep: &Prepared,
+    x: &[f64],
+    d: usize,
+    w: &[f64],
+    mut centers: Vec<f64>,
+    max_iter: usize,
+    tol: f64,
+) -> Run {
     let n = w.len();
     let k = centers.len() / d;
     let mut labels = vec![u32::MAX; n];
+    let mut acc = vec![0.0; k * stride(d)];
     let mut new = vec![0.0; k * d];
     let mut wsum = vec![0.0; k];
     let mut norms = vec![0.0; k];
@@ -76,7 +92,13 @@ fn lloyd(x: &[f64], d: usize, w: &[f64], mut centers: Vec<f64>, max_iter: usize,
     let mut n_iter = 0;
     for it in 0..max_iter {
         n_iter = it + 1;
-        let changed = step(x, w, &centers, &mut new, &mut wsum, &mut norms, &mut labels);
+        sq_norms(&centers, d, &mut norms);
+        acc.fill(0.0);
+        let changed = prep.sweep(&centers, &norms, &mut labels, Some(&mut acc));
+        for (j, a) in acc.chunks_exact(stride(d)).enumerate() {
+            new[j * d..(j + 1) * d].copy_from_slice(&a[..d]);
+            wsum[j] = a[d];
+        }
         relocate_empty(x, d, w, &centers, &mut new, &mut wsum, &labels);
         average(&mut new, &wsum, d);
         let shift: f64 = centers
@@ -97,7 +119,8 @@ fn lloyd(x: &[f64], d: usize, w: &[f64], mut centers: Vec<f64>, max_iter: usize,
         }
     }
     if !strict {
-        assign(x, d, &centers, &mut norms, &mut labels);
+        sq_norms(&centers, d, &mut norms);
+        prep.sweep(&centers, &norms, &mut labels, None);
     }
     let inertia = x
         .chunks_exact(d)
@@ -115,59 +138,11 @@ fn lloyd(x: &[f64], d: usize, w: &[f64], mut centers: Vec<f64>, max_iter: usize,
     }
 }
 
-/// E-step only.
-fn assign(x: &[f64], d: usize, c: &[f64], norms: &mut [f64], labels: &mut [u32]) {
+/// `|c_j|²` of each centre, summed over the columns in order.
+fn sq_norms(c: &[f64], d: usize, norms: &mut [f64]) {
     for (nj, cj) in norms.iter_mut().zip(c.chunks_exact(d)) {
         *nj = cj.iter().map(|v| v * v).sum();
     }
-    assign_nearest(x, d, c, norms, labels);
-}
-
-/// E-step and the weighted sums of the M-step; true when some label changed.
-fn step(
-    x: &[f64],
-    w: &[f64],
-    c: &[f64],
-    sums: &mut [f64],
-    wsum: &mut [f64],
-    norms: &mut [f64],
-    labels: &mut [u32],
-) -> bool {
-    let d = c.len() / wsum.len();
-    for (nj, cj) in norms.iter_mut().zip(c.chunks_exact(d)) {
-        *nj = cj.iter().map(|v| v * v).sum();
-    }
-    sums.fill(0.0);
-    wsum.fill(0.0);
-    with_dim!(d, D => step_fixed::<D>(x, w, c, d, sums, wsum, norms, labels))
-}
-
-/// [`step`] for `D` columns (`D = 0`: any, read from `d`), so small `D` unrolls.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn step_fixed<const D: usize>(
-    x: &[f64],
-    w: &[f64],
-    c: &[f64],
-    d: usize,
-    sums: &mut [f64],
-    wsum: &mut [f64],
-    norms: &[f64],
-    labels: &mut [u32],
-) -> bool {
-    let d = if D == 0 { d } else { D };
-    let mut changed = false;
-    for ((row, &wi), l) in x.chunks_exact(d).zip(w).zip(labels.iter_mut()) {
-        let j = nearest_fixed::<D>(row, c, norms);
-        changed |= *l != j as u32;
-        *l = j as u32;
-        wsum[j] += wi;
-        let s = &mut sums[j * d..][..d];
-        for t in 0..d {
-            s[t] += row[t] * wi;
-        }
-    }
-    changed
 }
 
 /// sklearn `_relocate_empty_clusters_dense`: each empty cluster takes one of the rows farthest
