@@ -171,7 +171,7 @@ fn mine_error(e: MineError) -> ApiError {
     }
 }
 
-#[utoipa::path(post, path = "/v1/mining/{task}", tag = "mining",
+#[utoipa::path(post, path = "/v1/mining/{task}", tag = "mining", operation_id = "run_mining_task",
     params(("task" = String, Path, description = "A task from GET /v1/mining")),
     request_body(content = Object, description = "The task's parameters, e.g. {\"sql\": \"SELECT order_id, item_id FROM orders\", \"min_support\": 0.01} for rules or {\"k\": 4} for segments; add \"save\": true to write the result to the results table, \"sink\": true to upsert its tables into the [sink] database"),
     responses(
@@ -326,7 +326,7 @@ pub struct RunsParams {
     pub limit: Option<usize>,
 }
 
-#[utoipa::path(get, path = "/v1/mining/runs", tag = "mining", params(RunsParams),
+#[utoipa::path(get, path = "/v1/mining/runs", tag = "mining", operation_id = "list_mining_runs", params(RunsParams),
     responses((status = 200, description = "Mining runs, newest first (a shop-bound key sees its shop's)", body = [MiningRun])),
     security(("api_key" = ["read"])))]
 /// The mining run log.

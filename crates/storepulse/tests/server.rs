@@ -328,6 +328,22 @@ fn every_route_checks_scope_and_shop() {
         ("GET", "/v1/jobs", "", "read", None),
         ("GET", "/v1/jobs/runs", "", "read", None),
         ("POST", "/v1/jobs/nightly/run", "", "admin", None),
+        ("GET", "/v1/mining", "", "read", None),
+        ("GET", "/v1/mining/runs", "", "read", None),
+        (
+            "POST",
+            "/v1/mining/rules",
+            r#"{"sql":"SELECT 1 AS tx, 2 AS item"}"#,
+            "read",
+            None,
+        ),
+        (
+            "POST",
+            "/v1/mining/segments",
+            r#"{"shop":"b"}"#,
+            "read",
+            Some("b"),
+        ),
     ];
     let documented = {
         let doc: Value = c
@@ -355,7 +371,9 @@ fn every_route_checks_scope_and_shop() {
                 .unwrap()
                 .replace("/hot-items", "/{job}")
                 .replace("/analyses/kpis", "/analyses/{name}")
-                .replace("/jobs/nightly/", "/jobs/{name}/");
+                .replace("/jobs/nightly/", "/jobs/{name}/")
+                .replace("/mining/rules", "/mining/{task}")
+                .replace("/mining/segments", "/mining/{task}");
             let p = match p.rsplit_once('/') {
                 Some((head, last)) if last.parse::<u64>().is_ok() => format!("{head}/{{id}}"),
                 _ => p.to_string(),
