@@ -6,58 +6,13 @@
 
 use crate::MineError;
 use crate::registry::TaskDef;
-use arrow_array::builder::{
-    Float64Builder, Int32Builder, StringBuilder, TimestampMillisecondBuilder,
-};
-use arrow_array::{ArrayRef, RecordBatch};
 use query::analysis::{Analysis, cell_text};
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use store::results::ResultsPart;
+use store::results::{ResultRow, ResultRows, ResultsPart};
 
 /// The shop partition of results computed over every shop's rows (a generic task's SQL or file
 /// input is not one shop's).
 pub const ALL_SHOPS: &str = "_all";
-
-#[derive(Default)]
-struct Cols {
-    job: StringBuilder,
-    kind: StringBuilder,
-    shop: StringBuilder,
-    start: TimestampMillisecondBuilder,
-    end: TimestampMillisecondBuilder,
-    emitted: TimestampMillisecondBuilder,
-    revision: Int32Builder,
-    rank: Int32Builder,
-    key_name: StringBuilder,
-    key: StringBuilder,
-    metric: StringBuilder,
-    value: Float64Builder,
-}
-
-impl Cols {
-    fn finish(mut self) -> Result<RecordBatch, MineError> {
-        let utc = |b: &mut TimestampMillisecondBuilder| -> ArrayRef {
-            Arc::new(b.finish().with_timezone("UTC"))
-        };
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(self.job.finish()),
-            Arc::new(self.kind.finish()),
-            Arc::new(self.shop.finish()),
-            utc(&mut self.start),
-            utc(&mut self.end),
-            Arc::new(self.revision.finish()),
-            utc(&mut self.emitted),
-            Arc::new(self.rank.finish()),
-            Arc::new(self.key_name.finish()),
-            Arc::new(self.key.finish()),
-            Arc::new(self.metric.finish()),
-            Arc::new(self.value.finish()),
-        ];
-        RecordBatch::try_new(model::schema::results_schema(), cols)
-            .map_err(|e| MineError::Internal(e.to_string()))
-    }
-}
 
 /// The results-table rows of `a`, written at `now_ms`: a row of a table with a `shop` column
 /// goes to that shop, the others to `shop` (or [`ALL_SHOPS`]).
@@ -68,7 +23,7 @@ pub fn parts(
     now_ms: i64,
 ) -> Result<Vec<ResultsPart>, MineError> {
     let default_shop = shop.unwrap_or(ALL_SHOPS).to_string();
-    let mut by_shop: BTreeMap<String, Cols> = BTreeMap::new();
+    let mut by_shop: BTreeMap<String, ResultRows> = BTreeMap::new();
     let name = format!("mine:{}", def.name);
     for t in &a.tables {
         let keys = def.key_columns(&t.name);
@@ -101,29 +56,35 @@ pub fn parts(
                 if key_idx.contains(&c) {
                     continue;
                 }
-                cols.job.append_value(&name);
-                cols.kind.append_value("mining");
-                cols.shop.append_value(&row_shop);
-                cols.start.append_value(now_ms);
-                cols.end.append_value(now_ms);
-                cols.emitted.append_value(now_ms);
-                cols.revision.append_value(0);
-                cols.rank
-                    .append_value(i32::try_from(r + 1).unwrap_or(i32::MAX));
-                cols.key_name.append_value(&kn);
-                cols.key.append_value(&k);
-                cols.metric.append_value(&t.columns[c]);
-                cols.value.append_value(v);
+                cols.push(ResultRow {
+                    job: &name,
+                    kind: "mining",
+                    shop: &row_shop,
+                    start: now_ms,
+                    end: now_ms,
+                    revision: 0,
+                    emitted: now_ms,
+                    rank: Some(i32::try_from(r + 1).unwrap_or(i32::MAX)),
+                    key_name: &kn,
+                    key: &k,
+                    metric: &t.columns[c],
+                    value: v,
+                });
             }
         }
     }
-    let dt = chrono::DateTime::from_timestamp_millis(now_ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%d")
+    let dt = model::time::format_ms(now_ms)
+        .get(..10)
+        .unwrap_or("1970-01-01")
         .to_string();
     by_shop
         .into_iter()
-        .map(|(shop, cols)| Ok((shop, dt.clone(), cols.finish()?)))
+        .map(|(shop, cols)| {
+            let batch = cols
+                .finish()
+                .map_err(|e| MineError::Internal(e.to_string()))?;
+            Ok((shop, dt.clone(), batch))
+        })
         .collect()
 }
 

@@ -8,16 +8,118 @@
 use crate::manifest::FileEntry;
 use crate::segment::{write_parquet, writer_properties};
 use crate::store::{Commit, Ctx, Prepared, Store, StoreError};
+use arrow_array::builder::{
+    Float64Builder, Int32Builder, StringBuilder, TimestampMillisecondBuilder,
+};
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMillisecondType;
-use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use std::fs::File;
+use std::sync::Arc;
 
 /// The name of the results table in the manifest.
 pub const RESULTS_TABLE: &str = "results";
 
 /// One file's worth of results: (shop, day `YYYY-MM-DD`, rows in `results_schema`).
 pub type ResultsPart = (String, String, RecordBatch);
+
+/// One row of the results table (long form: one key and metric).
+#[derive(Debug, Clone, Copy)]
+pub struct ResultRow<'a> {
+    /// The job (`hot-items`, `mine:rules`).
+    pub job: &'a str,
+    /// `result`, `update`, `late`, …, `mining`.
+    pub kind: &'a str,
+    /// The shop.
+    pub shop: &'a str,
+    /// Window start, UTC ms.
+    pub start: i64,
+    /// Window end, UTC ms.
+    pub end: i64,
+    /// 0, then 1, 2, … per update.
+    pub revision: i32,
+    /// When it was written, UTC ms.
+    pub emitted: i64,
+    /// Rank of a top-N row.
+    pub rank: Option<i32>,
+    /// The key's column names, joined.
+    pub key_name: &'a str,
+    /// The key's values, joined.
+    pub key: &'a str,
+    /// The metric's name.
+    pub metric: &'a str,
+    /// Its value.
+    pub value: f64,
+}
+
+/// Rows of the results table being built into one batch (`model::schema::results_schema`).
+#[derive(Default)]
+pub struct ResultRows {
+    job: StringBuilder,
+    kind: StringBuilder,
+    shop: StringBuilder,
+    start: TimestampMillisecondBuilder,
+    end: TimestampMillisecondBuilder,
+    revision: Int32Builder,
+    emitted: TimestampMillisecondBuilder,
+    rank: Int32Builder,
+    key_name: StringBuilder,
+    key: StringBuilder,
+    metric: StringBuilder,
+    value: Float64Builder,
+    rows: usize,
+}
+
+impl ResultRows {
+    /// Adds a row.
+    pub fn push(&mut self, r: ResultRow<'_>) {
+        self.job.append_value(r.job);
+        self.kind.append_value(r.kind);
+        self.shop.append_value(r.shop);
+        self.start.append_value(r.start);
+        self.end.append_value(r.end);
+        self.revision.append_value(r.revision);
+        self.emitted.append_value(r.emitted);
+        self.rank.append_option(r.rank);
+        self.key_name.append_value(r.key_name);
+        self.key.append_value(r.key);
+        self.metric.append_value(r.metric);
+        self.value.append_value(r.value);
+        self.rows += 1;
+    }
+
+    /// Rows added.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// No rows added.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// The rows as a batch of the results schema.
+    pub fn finish(mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        let utc = |b: &mut TimestampMillisecondBuilder| -> ArrayRef {
+            Arc::new(b.finish().with_timezone("UTC"))
+        };
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.job.finish()),
+            Arc::new(self.kind.finish()),
+            Arc::new(self.shop.finish()),
+            utc(&mut self.start),
+            utc(&mut self.end),
+            Arc::new(self.revision.finish()),
+            utc(&mut self.emitted),
+            Arc::new(self.rank.finish()),
+            Arc::new(self.key_name.finish()),
+            Arc::new(self.key.finish()),
+            Arc::new(self.metric.finish()),
+            Arc::new(self.value.finish()),
+        ];
+        RecordBatch::try_new(model::schema::results_schema(), cols)
+    }
+}
 
 fn paths(shop: &str, dt: &str, seq: u64) -> (String, String) {
     (

@@ -5,59 +5,14 @@
 
 use crate::StreamError;
 use crate::emit::Emission;
-use arrow_array::builder::{
-    Float64Builder, Int32Builder, StringBuilder, TimestampMillisecondBuilder,
-};
-use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use store::Store;
-use store::results::ResultsPart;
+use store::results::{ResultRow, ResultRows, ResultsPart};
 
 /// The schema of the results table (defined in `model` so the query stage reads the same).
 pub fn schema() -> SchemaRef {
     model::schema::results_schema()
-}
-
-#[derive(Default)]
-struct Cols {
-    job: StringBuilder,
-    kind: StringBuilder,
-    shop: StringBuilder,
-    start: TimestampMillisecondBuilder,
-    end: TimestampMillisecondBuilder,
-    revision: Int32Builder,
-    emitted: TimestampMillisecondBuilder,
-    rank: Int32Builder,
-    key_name: StringBuilder,
-    key: StringBuilder,
-    metric: StringBuilder,
-    value: Float64Builder,
-    rows: usize,
-}
-
-impl Cols {
-    fn finish(mut self) -> Result<RecordBatch, StreamError> {
-        let utc = |b: &mut TimestampMillisecondBuilder| -> ArrayRef {
-            Arc::new(b.finish().with_timezone("UTC"))
-        };
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(self.job.finish()),
-            Arc::new(self.kind.finish()),
-            Arc::new(self.shop.finish()),
-            utc(&mut self.start),
-            utc(&mut self.end),
-            Arc::new(self.revision.finish()),
-            utc(&mut self.emitted),
-            Arc::new(self.rank.finish()),
-            Arc::new(self.key_name.finish()),
-            Arc::new(self.key.finish()),
-            Arc::new(self.metric.finish()),
-            Arc::new(self.value.finish()),
-        ];
-        RecordBatch::try_new(schema(), cols).map_err(|e| StreamError::Input(e.to_string()))
-    }
 }
 
 /// Rows kept for a retry after failed commits, at most; beyond, the oldest are dropped (and
@@ -66,7 +21,7 @@ const MAX_PENDING_ROWS: usize = 4 << 20;
 
 /// Buffers emissions and commits them to the results table.
 pub struct ResultsWriter {
-    parts: BTreeMap<(String, String), Cols>,
+    parts: BTreeMap<(String, String), ResultRows>,
     rows: usize,
     /// The last day number and its `YYYY-MM-DD` (formatting a date per emission is costly).
     day: (i64, String),
@@ -118,19 +73,20 @@ impl ResultsWriter {
         for row in &e.rows {
             let (kn, kv) = Emission::row_key(row);
             for (metric, value) in &row.values {
-                c.job.append_value(&e.job);
-                c.kind.append_value(e.kind.name());
-                c.shop.append_value(&e.shop);
-                c.start.append_value(e.start);
-                c.end.append_value(e.end);
-                c.revision.append_value(e.revision as i32);
-                c.emitted.append_value(emitted_at);
-                c.rank.append_option(row.rank.map(|r| r as i32));
-                c.key_name.append_value(&kn);
-                c.key.append_value(&kv);
-                c.metric.append_value(metric);
-                c.value.append_value(*value);
-                c.rows += 1;
+                c.push(ResultRow {
+                    job: &e.job,
+                    kind: e.kind.name(),
+                    shop: &e.shop,
+                    start: e.start,
+                    end: e.end,
+                    revision: e.revision as i32,
+                    emitted: emitted_at,
+                    rank: row.rank.map(|r| r as i32),
+                    key_name: &kn,
+                    key: &kv,
+                    metric,
+                    value: *value,
+                });
                 self.rows += 1;
             }
         }
@@ -140,8 +96,13 @@ impl ResultsWriter {
     /// failure the rows stay buffered for the next call.
     pub fn flush(&mut self, store: &mut Store) -> Result<u64, StreamError> {
         for ((shop, dt), cols) in std::mem::take(&mut self.parts) {
-            if cols.rows > 0 {
-                self.pending.push((shop, dt, cols.finish()?));
+            if !cols.is_empty() {
+                self.pending.push((
+                    shop,
+                    dt,
+                    cols.finish()
+                        .map_err(|e| StreamError::Input(e.to_string()))?,
+                ));
             }
         }
         self.rows = 0;
