@@ -3,8 +3,7 @@
 //! or sessions, a CSV or Parquet file.
 
 use crate::MineError;
-use crate::input::{RawTable, RawValues};
-use crate::typing::label;
+use crate::input::RawTable;
 use mining::Baskets;
 use std::collections::HashMap;
 use std::path::Path;
@@ -27,13 +26,6 @@ pub fn from_basket_file(path: &Path, max_rows: usize) -> Result<Baskets, MineErr
         )));
     }
     Ok(b)
-}
-
-fn cell(c: &RawValues, i: usize) -> Option<String> {
-    match c {
-        RawValues::Num(v) => v[i].map(label),
-        RawValues::Text(v) => v[i].clone(),
-    }
 }
 
 /// Baskets from a table's transaction and item columns (by default its first two columns).
@@ -62,7 +54,7 @@ pub fn from_table(
     let mut order: HashMap<String, usize> = HashMap::new();
     let mut txs: Vec<Vec<String>> = Vec::new();
     for i in 0..t.rows() {
-        let (Some(k), Some(it)) = (cell(&t.columns[tc], i), cell(&t.columns[ic], i)) else {
+        let (Some(k), Some(it)) = (t.columns[tc].text(i), t.columns[ic].text(i)) else {
             continue;
         };
         let n = order.len();
@@ -84,6 +76,7 @@ pub fn from_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::RawValues;
 
     #[test]
     fn rows_group_into_baskets_in_first_seen_order() {

@@ -22,6 +22,14 @@ pub enum RawValues {
 }
 
 impl RawValues {
+    /// Row `i` as text (numbers as labels: `3`, not `3.0`); `None` when missing.
+    pub fn text(&self, i: usize) -> Option<String> {
+        match self {
+            RawValues::Num(v) => v[i].map(crate::typing::label),
+            RawValues::Text(v) => v[i].clone(),
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             RawValues::Num(v) => v.len(),
@@ -118,6 +126,20 @@ impl RawTable {
             columns,
             source: source.to_string(),
         })
+    }
+
+    /// The rows of SQL over the lake in `scope`; `None` when it returns none.
+    pub async fn query(
+        engine: &query::Engine,
+        sql: &str,
+        scope: &query::Scope,
+        max_rows: usize,
+    ) -> Result<Option<RawTable>, MineError> {
+        let batches = engine.sql(sql, scope.clone()).await?.collect().await?;
+        if batches.iter().all(|b| b.num_rows() == 0) {
+            return Ok(None);
+        }
+        RawTable::from_batches(&batches, "SQL", max_rows).map(Some)
     }
 
     /// A CSV file with a header row (`,` or the given delimiter; `.gz` is not read here).

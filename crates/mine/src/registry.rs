@@ -24,15 +24,21 @@ pub struct TaskDef {
     pub name: &'static str,
     /// One line on what it finds.
     pub help: &'static str,
-    /// Whether it takes a generic input table (`sql`, `data`, `baskets`).
-    pub generic: bool,
-    /// Its parameters.
+    /// The parameters it shares with other tasks: [`SOURCE`] (an input table) or [`RANGE`]
+    /// (days and shop of the lake).
+    pub common: &'static [Param],
+    /// Its own parameters.
     pub params: &'static [Param],
     /// Each result table's key columns (a row's identity).
     pub keys: &'static [(&'static str, &'static [&'static str])],
 }
 
 impl TaskDef {
+    /// Every parameter it takes: the common ones, then its own.
+    pub fn all_params(&self) -> impl Iterator<Item = &'static Param> {
+        self.common.iter().chain(self.params)
+    }
+
     /// The key columns of result table `table` (empty when it has none).
     pub fn key_columns(&self, table: &str) -> &'static [&'static str] {
         self.keys
@@ -42,7 +48,8 @@ impl TaskDef {
     }
 }
 
-const SOURCE: &[Param] = &[
+/// The input of a generic task.
+pub const SOURCE: &[Param] = &[
     Param {
         name: "sql",
         help: "SQL over the lake giving the input table",
@@ -65,12 +72,28 @@ const SOURCE: &[Param] = &[
     },
 ];
 
+/// Days and shop of a task over the lake.
+pub const RANGE: &[Param] = &[
+    Param {
+        name: "from",
+        help: "first day (YYYY-MM-DD)",
+    },
+    Param {
+        name: "to",
+        help: "last day",
+    },
+    Param {
+        name: "shop",
+        help: "only this shop (default: each shop on its own)",
+    },
+];
+
 /// Every task.
 pub const REGISTRY: &[TaskDef] = &[
     TaskDef {
         name: "cluster",
         help: "k-means (sklearn KMeans), k-medoids (FasterPAM) or DBSCAN (sklearn) on a table's numeric columns",
-        generic: true,
+        common: SOURCE,
         params: &[
             Param {
                 name: "algo",
@@ -122,7 +145,7 @@ pub const REGISTRY: &[TaskDef] = &[
     TaskDef {
         name: "rules",
         help: "frequent itemsets and association rules (FP-growth, Apriori or Eclat; mlxtend's metrics)",
-        generic: true,
+        common: SOURCE,
         params: &[
             Param {
                 name: "baskets",
@@ -173,7 +196,7 @@ pub const REGISTRY: &[TaskDef] = &[
     TaskDef {
         name: "tree",
         help: "a decision tree (C4.5 as Weka J48, or ID3) predicting a column from the others",
-        generic: true,
+        common: SOURCE,
         params: &[
             Param {
                 name: "target",
@@ -217,20 +240,8 @@ pub const REGISTRY: &[TaskDef] = &[
     TaskDef {
         name: "segments",
         help: "customer segments per shop: RFM → k-means (k by silhouette) → named profiles with revenue shares",
-        generic: false,
+        common: RANGE,
         params: &[
-            Param {
-                name: "from",
-                help: "first order day (YYYY-MM-DD)",
-            },
-            Param {
-                name: "to",
-                help: "last order day",
-            },
-            Param {
-                name: "shop",
-                help: "only this shop (default: each shop on its own)",
-            },
             Param {
                 name: "k",
                 help: "segments per shop (default: chosen by silhouette)",
@@ -264,20 +275,8 @@ pub const REGISTRY: &[TaskDef] = &[
     TaskDef {
         name: "baskets",
         help: "products bought together per shop: rules from orders (or behaviour sessions), named by catalog titles",
-        generic: false,
+        common: RANGE,
         params: &[
-            Param {
-                name: "from",
-                help: "first day (YYYY-MM-DD)",
-            },
-            Param {
-                name: "to",
-                help: "last day",
-            },
-            Param {
-                name: "shop",
-                help: "only this shop (default: each shop on its own)",
-            },
             Param {
                 name: "from_table",
                 help: "orders (default: an order's items) or sessions (a user's day)",
@@ -315,20 +314,8 @@ pub const REGISTRY: &[TaskDef] = &[
     TaskDef {
         name: "hour-category",
         help: "when which categories sell: categories grouped by their hour-of-day profile (k-means), with peak and busy hours",
-        generic: false,
+        common: RANGE,
         params: &[
-            Param {
-                name: "from",
-                help: "first day (YYYY-MM-DD)",
-            },
-            Param {
-                name: "to",
-                help: "last day",
-            },
-            Param {
-                name: "shop",
-                help: "only this shop (default: each shop on its own)",
-            },
             Param {
                 name: "action",
                 help: "behaviour action counted (default buy; all for every action)",
@@ -358,7 +345,7 @@ pub const REGISTRY: &[TaskDef] = &[
     TaskDef {
         name: "drivers",
         help: "what separates customers who buy again: a J48 tree over customer features before a day, tested on held-out customers",
-        generic: false,
+        common: &[],
         params: &[
             Param {
                 name: "shop",
@@ -392,11 +379,6 @@ pub const REGISTRY: &[TaskDef] = &[
         keys: &[("tree", &[]), ("confusion", &["actual", "predicted"])],
     },
 ];
-
-/// The task's parameters that every generic task takes.
-pub fn source_params() -> &'static [Param] {
-    SOURCE
-}
 
 /// The task named `name`, or an error with a "did you mean" and the list.
 pub fn find(name: &str) -> Result<&'static TaskDef, MineError> {

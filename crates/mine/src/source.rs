@@ -86,16 +86,11 @@ impl Source {
             ));
         }
         if let Some(sql) = &self.sql {
-            let rows = ctx.query.engine.sql(sql, ctx.query.scope.clone()).await?;
-            let batches = rows.collect().await?;
-            if batches.iter().all(|b| b.num_rows() == 0) {
-                return Err(MineError::Usage("the SQL returned no rows".into()));
-            }
-            return Ok(Loaded::Table(RawTable::from_batches(
-                &batches,
-                "SQL",
-                self.max_rows(),
-            )?));
+            let engine = ctx.query.engine;
+            return match RawTable::query(engine, sql, &ctx.query.scope, self.max_rows()).await? {
+                Some(t) => Ok(Loaded::Table(t)),
+                None => Err(MineError::Usage("the SQL returned no rows".into())),
+            };
         }
         if let Some(p) = &self.data {
             return Ok(Loaded::Table(RawTable::from_file(p, self.max_rows())?));

@@ -142,22 +142,15 @@ pub async fn list(
     Ok(Json(
         mine::registry::REGISTRY
             .iter()
-            .map(|d| {
-                let source = if d.generic {
-                    mine::registry::source_params()
-                } else {
-                    &[]
-                };
-                TaskInfo {
-                    name: d.name.into(),
-                    help: d.help.into(),
-                    params: source
-                        .iter()
-                        .chain(d.params)
-                        .filter(|p| !matches!(p.name, "data" | "baskets"))
-                        .map(|p| json!({"name": p.name, "help": p.help}))
-                        .collect(),
-                }
+            .map(|d| TaskInfo {
+                name: d.name.into(),
+                help: d.help.into(),
+                // Files are the CLI's; the API reads the lake only.
+                params: d
+                    .all_params()
+                    .filter(|p| !matches!(p.name, "data" | "baskets"))
+                    .map(|p| json!({"name": p.name, "help": p.help}))
+                    .collect(),
             })
             .collect(),
     ))
@@ -197,29 +190,13 @@ pub async fn run(
             ApiError::bad_request(format!("the body must be a JSON object of parameters: {e}"))
         })?
     };
-    let save = match params.remove("save") {
-        None | Some(Value::Bool(false)) => false,
-        Some(Value::Bool(true)) => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "save must be true or false, not {other}"
-            )));
-        }
-    };
-    let to_sink = match params.remove("sink") {
-        None | Some(Value::Bool(false)) => false,
-        Some(Value::Bool(true)) if app.sink.is_some() => true,
-        Some(Value::Bool(true)) => {
-            return Err(ApiError::bad_request(
-                "sink needs a database: set [sink] url in the server's config",
-            ));
-        }
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "sink must be true or false, not {other}"
-            )));
-        }
-    };
+    let save = take_flag(&mut params, "save")?;
+    let to_sink = take_flag(&mut params, "sink")?;
+    if to_sink && app.sink.is_none() {
+        return Err(ApiError::bad_request(
+            "sink needs a database: set [sink] url in the server's config",
+        ));
+    }
     let def = mine::registry::find(&task).map_err(mine_error)?;
     let running = &app.mining_runs.running;
     if running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= AT_ONCE {
@@ -316,7 +293,18 @@ pub async fn run(
     }
 }
 
-/// `?offset=&limit=`.
+/// Removes the switch `name` (not a task parameter) from the body: absent is false.
+fn take_flag(params: &mut Map<String, Value>, name: &str) -> Result<bool, ApiError> {
+    match params.remove(name) {
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(b),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "{name} must be true or false, not {other}"
+        ))),
+    }
+}
+
+/// `?task=&limit=`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RunsParams {

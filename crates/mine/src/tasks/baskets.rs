@@ -8,7 +8,7 @@ use super::{num, parse};
 use crate::MineError;
 use crate::input::RawTable;
 use crate::source::{Ctx, Source};
-use query::analysis::{Analysis, Range, Table};
+use query::analysis::{Analysis, Range, Table, sql_str};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -59,10 +59,6 @@ fn hundred() -> usize {
     100
 }
 
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// Runs `mine baskets`.
 pub async fn run(ctx: &Ctx<'_>, params: Value) -> Result<Analysis, MineError> {
     let p: BasketsParams = parse("baskets", params)?;
@@ -78,7 +74,7 @@ pub async fn run(ctx: &Ctx<'_>, params: Value) -> Result<Analysis, MineError> {
             if p.actions.is_empty() {
                 return Err(MineError::Usage("actions is empty; e.g. buy,cart".into()));
             }
-            let acts: Vec<String> = p.actions.iter().map(|a| quote(a)).collect();
+            let acts: Vec<String> = p.actions.iter().map(|a| sql_str(a)).collect();
             format!(
                 "SELECT shop, CAST(user_id AS VARCHAR) || '/' || CAST(dt AS VARCHAR) AS tx,
                         CAST(item_id AS VARCHAR) AS item_id
@@ -93,15 +89,13 @@ pub async fn run(ctx: &Ctx<'_>, params: Value) -> Result<Analysis, MineError> {
             )));
         }
     };
-    let rows = ctx.query.engine.sql(&sql, scope.clone()).await?;
-    let batches = rows.collect().await?;
-    if batches.iter().all(|b| b.num_rows() == 0) {
+    let max_rows = crate::input::DEFAULT_MAX_ROWS * 4;
+    let Some(t) = RawTable::query(ctx.query.engine, &sql, &scope, max_rows).await? else {
         return Err(MineError::Usage(format!(
             "no {} rows in the range to build baskets from",
             p.from_table
         )));
-    }
-    let t = RawTable::from_batches(&batches, "SQL", crate::input::DEFAULT_MAX_ROWS * 4)?;
+    };
     let titles = titles(ctx, &scope).await?;
     let rules_params = RulesParams {
         source: Source::default(),
@@ -183,25 +177,13 @@ async fn titles(
     ctx: &Ctx<'_>,
     scope: &query::Scope,
 ) -> Result<HashMap<(String, String), String>, MineError> {
-    let rows = ctx
-        .query
-        .engine
-        .sql(
-            "SELECT shop, CAST(item_id AS VARCHAR) AS id, coalesce(title, item_key) AS name
-             FROM items WHERE coalesce(title, item_key) IS NOT NULL",
-            scope.clone(),
-        )
-        .await?;
-    let batches = rows.collect().await?;
+    let sql = "SELECT shop, CAST(item_id AS VARCHAR) AS id, coalesce(title, item_key) AS name
+               FROM items WHERE coalesce(title, item_key) IS NOT NULL";
     let mut out = HashMap::new();
-    if batches.iter().all(|b| b.num_rows() == 0) {
+    let Some(t) = RawTable::query(ctx.query.engine, sql, scope, usize::MAX).await? else {
         return Ok(out);
-    }
-    let t = RawTable::from_batches(&batches, "items", usize::MAX)?;
-    let text = |c: usize, i: usize| match &t.columns[c] {
-        crate::input::RawValues::Text(v) => v[i].clone(),
-        crate::input::RawValues::Num(v) => v[i].map(crate::typing::label),
     };
+    let text = |c: usize, i: usize| t.columns[c].text(i);
     for i in 0..t.rows() {
         if let (Some(s), Some(id), Some(n)) = (text(0, i), text(1, i), text(2, i)) {
             out.insert((s, id), n);

@@ -3,10 +3,10 @@
 //! the table's units with their sizes, each row's label, and the fit's figures.
 
 use super::{id_column, num, parse};
+use crate::MineError;
 use crate::features::{Features, Transform, numeric_features};
 use crate::source::{Ctx, Source};
 use crate::typing::typed;
-use crate::{MineError, input::RawTable};
 use mining::cluster::{dbscan, distance::Metric, kmeans, kmedoids, silhouette};
 use query::analysis::{Analysis, Table};
 use serde::{Deserialize, Serialize};
@@ -221,7 +221,7 @@ pub async fn run(ctx: &Ctx<'_>, params: Value) -> Result<Analysis, MineError> {
     let data = typed(&raw, &p.source.types())?;
     let mut features = p.features.clone();
     if features.is_empty() {
-        features = numeric_names(&raw, &data, p.id.as_deref());
+        features = numeric_names(&data, p.id.as_deref());
     }
     let f = numeric_features(&data, &features, p.transform)?;
     let fit = fit(&p, &f)?;
@@ -229,12 +229,12 @@ pub async fn run(ctx: &Ctx<'_>, params: Value) -> Result<Analysis, MineError> {
     Ok(result(&p, &f, &fit, &ids))
 }
 
-fn numeric_names(raw: &RawTable, d: &mining::Dataset, id: Option<&str>) -> Vec<String> {
+fn numeric_names(d: &mining::Dataset, id: Option<&str>) -> Vec<String> {
     d.columns()
         .iter()
         .filter(|c| matches!(c, mining::Column::Numeric { .. }))
         .map(|c| c.name().to_string())
-        .filter(|n| Some(n.as_str()) != id && raw.names.contains(n))
+        .filter(|n| Some(n.as_str()) != id)
         .collect()
 }
 

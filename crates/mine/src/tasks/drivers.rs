@@ -104,14 +104,13 @@ pub fn features_sql(t_ms: i64, horizon_days: u32) -> String {
 }
 
 async fn rows(ctx: &Ctx<'_>, sql: &str, scope: &query::Scope) -> Result<RawTable, MineError> {
-    let r = ctx.query.engine.sql(sql, scope.clone()).await?;
-    let batches = r.collect().await?;
-    if batches.iter().all(|b| b.num_rows() == 0) {
-        return Err(MineError::Usage(
-            "no customer bought before the as_of day (choose a later as_of)".into(),
-        ));
-    }
-    RawTable::from_batches(&batches, "SQL", crate::input::DEFAULT_MAX_ROWS)
+    RawTable::query(ctx.query.engine, sql, scope, crate::input::DEFAULT_MAX_ROWS)
+        .await?
+        .ok_or_else(|| {
+            MineError::Usage(
+                "no customer bought before the as_of day (choose a later as_of)".into(),
+            )
+        })
 }
 
 /// Runs `mine drivers`.

@@ -68,13 +68,10 @@ async fn profiles(ctx: &Ctx<'_>, p: &HourCategoryParams) -> Result<Profiles, Min
          FROM behavior WHERE {dt} AND category_id IS NOT NULL {action}
          GROUP BY 1, 2, 3"
     );
-    let rows = ctx.query.engine.sql(&sql, scope).await?;
-    let batches = rows.collect().await?;
     let mut out = Profiles::new();
-    if batches.iter().all(|b| b.num_rows() == 0) {
+    let Some(t) = RawTable::query(ctx.query.engine, &sql, &scope, usize::MAX).await? else {
         return Ok(out);
-    }
-    let t = RawTable::from_batches(&batches, "SQL", usize::MAX)?;
+    };
     let (RawValues::Text(shops), RawValues::Text(cats), RawValues::Num(hours), RawValues::Num(n)) =
         (&t.columns[0], &t.columns[1], &t.columns[2], &t.columns[3])
     else {
@@ -95,8 +92,8 @@ async fn profiles(ctx: &Ctx<'_>, p: &HourCategoryParams) -> Result<Profiles, Min
 /// The hours around the peak holding at least half of the events, as `h1–h2`.
 fn busy_hours(counts: &[u64; 24]) -> String {
     let total: u64 = counts.iter().sum();
-    let peak = (0..24).max_by_key(|&h| (counts[h], 24 - h)).unwrap_or(0);
-    let (mut lo, mut hi, mut got) = (peak, peak, counts[peak]);
+    let top = peak(counts);
+    let (mut lo, mut hi, mut got) = (top, top, counts[top]);
     while got * 2 < total {
         let before = counts[(lo + 23) % 24];
         let after = counts[(hi + 1) % 24];
@@ -111,6 +108,7 @@ fn busy_hours(counts: &[u64; 24]) -> String {
     format!("{lo:02}–{:02}", (hi + 1) % 24)
 }
 
+/// The busiest hour (the earliest of ties).
 fn peak(counts: &[u64; 24]) -> usize {
     (0..24).max_by_key(|&h| (counts[h], 24 - h)).unwrap_or(0)
 }

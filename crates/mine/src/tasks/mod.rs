@@ -9,8 +9,7 @@ pub mod segments;
 pub mod tree;
 
 use crate::MineError;
-use crate::input::{RawTable, RawValues};
-use crate::typing::label;
+use crate::input::RawTable;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -32,14 +31,7 @@ pub fn id_column(t: &RawTable, id: Option<&str>) -> Result<Vec<Value>, MineError
         return Ok((1..=t.rows()).map(|i| json!(i)).collect());
     };
     let c = t.index_of(id)?;
-    Ok(match &t.columns[c] {
-        RawValues::Num(v) => v
-            .iter()
-            .map(|x| x.map_or(Value::Null, |f| json!(label(f))))
-            .collect(),
-        RawValues::Text(v) => v
-            .iter()
-            .map(|x| x.as_ref().map_or(Value::Null, |s| json!(s)))
-            .collect(),
-    })
+    Ok((0..t.rows())
+        .map(|i| t.columns[c].text(i).map_or(Value::Null, Value::from))
+        .collect())
 }

@@ -240,10 +240,7 @@ async fn by_sql(ctx: &Ctx<'_>, p: &SegmentsParams, sql: &str) -> Result<Analysis
             "the SQL gives no numeric feature column besides user_id".into(),
         ));
     }
-    let text = |c: usize, i: usize| match &raw.columns[c] {
-        crate::input::RawValues::Text(v) => v[i].clone().unwrap_or_default(),
-        crate::input::RawValues::Num(v) => v[i].map(crate::typing::label).unwrap_or_default(),
-    };
+    let text = |c: usize, i: usize| raw.columns[c].text(i).unwrap_or_default();
     let default_shop = ctx
         .query
         .scope

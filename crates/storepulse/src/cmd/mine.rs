@@ -15,12 +15,7 @@ pub fn run(cfg: &Config, a: &MineArgs, as_json: bool) -> Result<()> {
     if a.list {
         for d in registry::REGISTRY {
             println!("{:<10} {}", d.name, d.help);
-            let source = if d.generic {
-                registry::source_params()
-            } else {
-                &[]
-            };
-            for p in source.iter().chain(d.params) {
+            for p in d.all_params() {
                 println!("{:<12} {:<20} {}", "", p.name, p.help);
             }
         }
@@ -77,22 +72,7 @@ fn finish(
                 "--sink needs a database: set [sink] url (postgres://… or mysql://…) in the config",
             ));
         }
-        let sink = engine
-            .block_on(sink::Sink::connect(&cfg.sink.url, &cfg.sink.table_prefix))
-            .map_err(|e| anyhow!("connecting [sink] url: {e}"))?;
-        let tables = server::sinks::mining_tables(def, result);
-        let mut rows = 0;
-        for t in &tables {
-            rows += engine
-                .block_on(sink.write(t))
-                .map_err(|e| anyhow!("writing {} to the sink: {e}", t.name))?
-                .rows;
-        }
-        eprintln!(
-            "wrote {} tables ({rows} rows) to the {} sink",
-            tables.len(),
-            sink.kind()
-        );
+        super::write_sink(cfg, engine, &server::sinks::mining_tables(def, result))?;
     }
     if as_json {
         println!("{}", serde_json::to_string_pretty(result)?);
@@ -155,12 +135,7 @@ fn params(def: &TaskDef, a: &MineArgs) -> Result<Value> {
         ("as_of", a.as_of.clone().map(Value::from)),
         ("horizon_days", a.horizon_days.map(Value::from)),
     ];
-    let source = if def.generic {
-        registry::source_params()
-    } else {
-        &[]
-    };
-    let takes: Vec<&str> = def.params.iter().chain(source).map(|p| p.name).collect();
+    let takes: Vec<&str> = def.all_params().map(|p| p.name).collect();
     if let Some(c) = a.min_confidence {
         if takes.contains(&"min_confidence") {
             flags.push(("min_confidence", Some(json!(c))));

@@ -72,6 +72,30 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Usage(message.into()))
 }
 
+/// Upserts result tables into the `[sink]` database and says how much was written.
+pub fn write_sink(
+    cfg: &Config,
+    engine: &::query::Engine,
+    tables: &[sink::SinkTable],
+) -> Result<()> {
+    let sink = engine
+        .block_on(sink::Sink::connect(&cfg.sink.url, &cfg.sink.table_prefix))
+        .map_err(|e| anyhow::anyhow!("connecting [sink] url: {e}"))?;
+    let mut rows = 0;
+    for t in tables {
+        rows += engine
+            .block_on(sink.write(t))
+            .map_err(|e| anyhow::anyhow!("writing {} to the sink: {e}", t.name))?
+            .rows;
+    }
+    eprintln!(
+        "wrote {} tables ({rows} rows) to the {} sink",
+        tables.len(),
+        sink.kind()
+    );
+    Ok(())
+}
+
 /// Opens the store, explaining how to fix the usual problems.
 pub fn open_store(cfg: &Config) -> Result<store::Store> {
     let sc = cfg.store()?;

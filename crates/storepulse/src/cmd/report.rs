@@ -79,22 +79,7 @@ pub fn run(cfg: &Config, a: &ReportArgs, as_json: bool) -> Result<()> {
     let (dir, r, files) =
         build_and_write(cfg, &engine, name, date, a.shop.as_deref(), a.out.clone())?;
     if a.sink {
-        let sink = engine
-            .block_on(sink::Sink::connect(&cfg.sink.url, &cfg.sink.table_prefix))
-            .map_err(|e| anyhow!("connecting [sink] url: {e}"))?;
-        let tables = server::sinks::report_tables(&r);
-        let mut rows = 0;
-        for t in &tables {
-            rows += engine
-                .block_on(sink.write(t))
-                .map_err(|e| anyhow!("writing {} to the sink: {e}", t.name))?
-                .rows;
-        }
-        eprintln!(
-            "wrote {} tables ({rows} rows) to the {} sink",
-            tables.len(),
-            sink.kind()
-        );
+        super::write_sink(cfg, &engine, &server::sinks::report_tables(&r))?;
     }
     if as_json {
         let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
