@@ -11,12 +11,14 @@
 //! the gaussian sets (cosine, squared euclidean, which sklearn computes through a dot-product
 //! identity) could differ on a pair within ~1e-15 of eps; their sizes make that improbable.
 
+mod refs;
+
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use storepulse_mining::Matrix;
 use storepulse_mining::cluster::dbscan::{DbscanParams, dbscan};
@@ -47,11 +49,7 @@ struct Case {
 }
 
 fn missing(why: String, install: &str) {
-    assert!(
-        std::env::var_os("STOREPULSE_TEST_ALLOW_MISSING_REFS").is_some(),
-        "{why}: install the reference with `{install}` (or set STOREPULSE_TEST_ALLOW_MISSING_REFS to skip)"
-    );
-    eprintln!("SKIPPED: {why}");
+    refs::missing(&format!("{why}: install the reference with `{install}`"));
 }
 
 fn write_f64(path: &Path, v: &[f64]) {
@@ -156,21 +154,6 @@ fn case(name: &str, x: &Matrix, eps: f64, min_samples: usize, metric: Metric) ->
     }
 }
 
-fn datasets() -> Option<PathBuf> {
-    let dir = std::env::var_os("STOREPULSE_DATASETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: data sets not found at {}; CI always has them",
-            dir.display()
-        );
-        None
-    }
-}
-
 /// A standardised log-RFM table of the Online Retail customers and each one's invoice count,
 /// built by pandas and read back exactly (Python's `repr` round-trips).
 fn rfm(dir: &Path) -> Option<(Matrix, Vec<f64>)> {
@@ -247,7 +230,9 @@ fn taobao(dir: &Path, users: usize) -> Matrix {
 
 #[test]
 fn online_retail_rfm_customers_match_sklearn() {
-    let Some(dir) = datasets() else { return };
+    let Some(dir) = refs::datasets_or_skip() else {
+        return;
+    };
     let Some((x, freq)) = rfm(&dir) else { return };
     assert!(x.rows() > 4000, "{} customers", x.rows());
     let mut cases = Vec::new();
@@ -267,7 +252,9 @@ fn online_retail_rfm_customers_match_sklearn() {
 
 #[test]
 fn taobao_users_with_many_duplicates_match_sklearn() {
-    let Some(dir) = datasets() else { return };
+    let Some(dir) = refs::datasets_or_skip() else {
+        return;
+    };
     let x = taobao(&dir, 5000);
     let cases = vec![
         case("Taobao", &x, 0.3, 5, Metric::Euclidean),

@@ -5,6 +5,7 @@
 //! clusters relocated, and weight 2 == the row twice.
 
 mod kmeans_support;
+mod refs;
 
 use kmeans_support::*;
 use proptest::prelude::*;

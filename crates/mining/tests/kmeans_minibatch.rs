@@ -6,6 +6,7 @@
 //! batch k-means, the half-life follows drifting data, a snapshot restores exactly.
 
 mod kmeans_support;
+mod refs;
 
 use kmeans_support::*;
 use rand::rngs::StdRng;

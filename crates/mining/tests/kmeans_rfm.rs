@@ -6,6 +6,7 @@
 //! sklearn's labels, on ours, and on labels with singletons and gaps in their numbering.
 
 mod kmeans_support;
+mod refs;
 
 use kmeans_support::*;
 use rand::rngs::StdRng;

@@ -7,12 +7,14 @@
 //! tie-heavy grids and near-duplicate pairs, from BUILD and from random starts, full and
 //! condensed layouts.
 
+mod refs;
+
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use storepulse_mining::Matrix;
 use storepulse_mining::cluster::distance::Metric;
@@ -83,11 +85,9 @@ fn reference(dir: &Path, data: &[Dissimilarity], jobs: &[Job]) -> Option<Vec<Val
         .arg(&spec_file)
         .output();
     let missing = |why: String| {
-        assert!(
-            std::env::var_os("STOREPULSE_TEST_ALLOW_MISSING_REFS").is_some(),
-            "{why}: install the reference with `pip install kmedoids==0.5.5 numpy` (or set STOREPULSE_TEST_ALLOW_MISSING_REFS to skip)"
-        );
-        eprintln!("SKIPPED: {why}");
+        refs::missing(&format!(
+            "{why}: install the reference with `pip install kmedoids==0.5.5 numpy`"
+        ))
     };
     let out = match out {
         Ok(o) => o,
@@ -208,21 +208,6 @@ fn jobs_for(data: &[Dissimilarity], ks: &[usize], seed: u64, pam_too: bool) -> V
     jobs
 }
 
-fn datasets() -> Option<PathBuf> {
-    let dir = std::env::var_os("STOREPULSE_DATASETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: data sets not found at {}; CI always has them",
-            dir.display()
-        );
-        None
-    }
-}
-
 /// Per-user counts of pv, cart, fav and buy for the first `users` user ids of the Taobao sample.
 fn taobao_counts(dir: &Path, users: usize) -> Matrix {
     let text = std::fs::read_to_string(dir.join("taobao_userbehavior/UserBehavior.csv")).unwrap();
@@ -297,7 +282,9 @@ for r in x: print(",".join(repr(float(v)) for v in r))
 
 #[test]
 fn online_retail_rfm_customers_match_kmedoids() {
-    let Some(dir) = datasets() else { return };
+    let Some(dir) = refs::datasets_or_skip() else {
+        return;
+    };
     let Some(x) = rfm(&dir, 1500) else { return };
     assert_eq!(x.rows(), 1500);
     let small = Matrix::new(400, 3, x.values()[..1200].to_vec()).unwrap();
@@ -313,7 +300,9 @@ fn online_retail_rfm_customers_match_kmedoids() {
 
 #[test]
 fn taobao_behaviour_counts_with_their_ties_match_kmedoids() {
-    let Some(dir) = datasets() else { return };
+    let Some(dir) = refs::datasets_or_skip() else {
+        return;
+    };
     let x = taobao_counts(&dir, 600);
     let data = vec![
         Dissimilarity::from_matrix(&x, Metric::Manhattan).unwrap(),

@@ -7,6 +7,8 @@
 //! Needs python3 with mlxtend and pandas and the shared datasets; without them these tests
 //! fail, unless STOREPULSE_TEST_ALLOW_MISSING_REFS is set (then they print SKIPPED).
 
+mod refs;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::Command;
@@ -43,20 +45,12 @@ for spec in sys.argv[5:]:
 print(json.dumps(out))
 "#;
 
+/// True when the test should skip (after saying why); fails otherwise.
 fn skip_or_fail(why: &str) -> bool {
-    if std::env::var_os("STOREPULSE_TEST_ALLOW_MISSING_REFS").is_some() {
-        eprintln!("SKIPPED: {why}");
-        return true;
-    }
-    panic!("{why} (or set STOREPULSE_TEST_ALLOW_MISSING_REFS=1 to skip)");
+    !refs::missing(why)
 }
 
-fn datasets() -> PathBuf {
-    std::env::var_os("STOREPULSE_DATASETS").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"),
-        PathBuf::from,
-    )
-}
+use refs::datasets;
 
 /// mlxtend imports, or the test should not go on.
 fn have_mlxtend() -> bool {

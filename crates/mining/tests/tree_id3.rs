@@ -2,6 +2,7 @@
 //! printed tree byte for byte, every prediction), a hand-worked weather case, and the bad
 //! inputs both tree learners refuse.
 
+mod refs;
 #[path = "tree_support/mod.rs"]
 mod support;
 

@@ -4,6 +4,7 @@
 //! options and `-U`, `-S`, `-C`, `-M`, `-B`, on nominal (weather, Taobao users) and numeric
 //! (iris, Online Retail customers) real data, with instance weights.
 
+mod refs;
 #[path = "tree_support/mod.rs"]
 mod support;
 

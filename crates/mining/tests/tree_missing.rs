@@ -3,6 +3,7 @@
 //! in the split information and in prediction. Whole printed trees byte for byte, counts,
 //! and every row's predicted distribution.
 
+mod refs;
 #[path = "tree_support/mod.rs"]
 mod support;
 

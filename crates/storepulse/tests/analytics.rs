@@ -412,49 +412,6 @@ days_ago = 0
     assert_eq!(r.status(), 404);
 }
 
-/// Runs SQL on a loopback database with its command-line client; one value per line.
-fn db_query(kind: &str, sql: &str) -> Vec<String> {
-    let out = match kind {
-        "postgres" => Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "test",
-                "-tAc",
-                sql,
-            ])
-            .output(),
-        _ => Command::new("mariadb")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-u",
-                "root",
-                "test",
-                "-N",
-                "-B",
-                "-e",
-                sql,
-            ])
-            .output(),
-    }
-    .unwrap_or_else(|e| panic!("{kind} client: {e}"));
-    assert!(
-        out.status.success(),
-        "{kind}: {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect()
-}
-
 #[test]
 fn reports_land_in_postgres_and_mariadb_and_a_rerun_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{BIN, Server, create_key, free_port, sp};
+use common::{BIN, Server, create_key, db_query, free_port, sp};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -563,27 +563,7 @@ fn rules_upserted_into_postgres_are_every_rule_once_after_a_rerun() {
         );
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
-    let psql = |sql: &str| {
-        let out = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "test",
-                "-tAc",
-                sql,
-            ])
-            .output()
-            .expect("psql (PostgreSQL's client) must be installed");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let psql = |sql: &str| db_query("postgres", sql).join("\n");
     let r = run();
     run();
     let table = format!("{prefix}mining_rules_rules");

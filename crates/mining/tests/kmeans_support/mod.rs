@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 use storepulse_mining::Matrix;
@@ -32,22 +32,7 @@ pub fn sklearn_available() -> bool {
     }
 }
 
-/// Fails with `why`, or prints `SKIPPED: why` and returns false when missing references are allowed.
-pub fn missing(why: &str) -> bool {
-    if std::env::var_os("STOREPULSE_TEST_ALLOW_MISSING_REFS").is_some() {
-        eprintln!("SKIPPED: {why}");
-        false
-    } else {
-        panic!("{why} (or set STOREPULSE_TEST_ALLOW_MISSING_REFS=1 to skip)");
-    }
-}
-
-/// The shared real data sets.
-pub fn datasets() -> PathBuf {
-    std::env::var_os("STOREPULSE_DATASETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"))
-}
+pub use crate::refs::{datasets, missing};
 
 /// Runs `python3 -c script args…` and parses its stdout as JSON; panics with stderr on failure.
 pub fn python(script: &str, args: &[&Path]) -> serde_json::Value {

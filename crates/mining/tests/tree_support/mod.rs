@@ -8,7 +8,6 @@ mod data;
 pub use data::*;
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use storepulse_mining::{Column, Dataset, tree::Tree};
@@ -18,20 +17,11 @@ pub const WEKA_JAR: &str = "/usr/share/java/weka.jar";
 /// `Ok(())` when the references can run; otherwise panics with what to install, or prints
 /// `SKIPPED` and returns `Err` when STOREPULSE_TEST_ALLOW_MISSING_REFS is set.
 pub fn require(what: &str, available: bool, install: &str) -> Result<(), ()> {
-    if available {
-        return Ok(());
+    if available || crate::refs::missing(&format!("{what} is needed for this test: {install}")) {
+        Ok(())
+    } else {
+        Err(())
     }
-    if std::env::var_os("STOREPULSE_TEST_ALLOW_MISSING_REFS").is_some() {
-        // Straight to stderr: the test harness captures `eprintln!` of passing tests.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: {what} is not available ({install})"
-        );
-        return Err(());
-    }
-    panic!(
-        "{what} is needed for this test: {install} (or set STOREPULSE_TEST_ALLOW_MISSING_REFS to skip)"
-    );
 }
 
 pub fn require_weka() -> Result<(), ()> {
@@ -47,10 +37,7 @@ pub fn require_weka() -> Result<(), ()> {
 }
 
 pub fn datasets_dir() -> PathBuf {
-    std::env::var_os("STOREPULSE_DATASETS").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"),
-        PathBuf::from,
-    )
+    crate::refs::datasets()
 }
 
 pub fn require_dataset(rel: &str) -> Result<PathBuf, ()> {
